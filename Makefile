@@ -1,0 +1,46 @@
+# Two entry points for a fresh machine: `make run` (the main job) and `make test`.
+# Both install what they need: Python packages into .venv, Debian's prometheus via apt.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv prometheus lint typecheck unit test run bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# The tests start the real Prometheus; install Debian's package when it is missing.
+prometheus:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus; }
+
+lint: venv
+	$(BIN)/ruff check adapter tests benchmarks
+	$(BIN)/ruff format --check adapter tests benchmarks
+
+typecheck: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest -q -m "not slow"
+
+test: venv prometheus lint typecheck
+	$(BIN)/pytest -q
+
+# The main job: serve against PROMETHEUS_URL and the current kubeconfig.
+PROMETHEUS_URL ?= http://localhost:9090
+run: venv
+	$(BIN)/python -m adapter serve --prometheus-url $(PROMETHEUS_URL) --config config/default.yaml
+
+bench: venv prometheus
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,3 @@
+"""Async client for any Prometheus-compatible HTTP API (aiohttp): instant queries and
+streamed series listings, with typed errors for each way a call can fail.
+"""

@@ -1,0 +1,3 @@
+"""The aggregated API server: routes, discovery documents, Status errors as HTTP, TLS,
+health endpoints.
+"""
