@@ -1,0 +1,129 @@
+"""The aiohttp application: which API groups are served, in which middleware order.
+
+Owns `create_app` and the outermost middleware that turns every failure into a
+metav1.Status response: `StatusError` from providers and parsing, unknown paths
+(404 NotFound, worded as the apiserver's notfoundhandler), and anything unexpected
+(500 InternalError, logged with its traceback). Routes live with their groups
+(`custom_metrics`, `external_metrics`), discovery (`discovery`) and health (`health`).
+
+Slots for later work:
+
+- metrics.k8s.io (PodMetrics/NodeMetrics): a `resource_metrics` module providing a
+  `state.ServedAPI`, added to `served` below when its provider is given.
+- Authentication and authorization (front-proxy client certificates, TokenReview,
+  SubjectAccessReview): pass them as `middlewares`. They run inside the Status-error
+  middleware, so raising `StatusError` (401 Unauthorized, 403 Forbidden) gives a proper
+  Status body; paths under `HEALTH_PATHS` are meant to stay open, as the apiserver's
+  `--authorization-always-allow-paths` default keeps them.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import sys
+from collections.abc import Sequence
+from typing import Final
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+import adapter
+from adapter.k8s import status
+from adapter.providers.base import CustomMetricsProvider, ExternalMetricsProvider
+from adapter.server import discovery, health, responses
+from adapter.server.custom_metrics import CustomMetricsAPI
+from adapter.server.documents import VersionInfo
+from adapter.server.external_metrics import ExternalMetricsAPI
+from adapter.server.state import (
+    LIFECYCLE,
+    READINESS,
+    SERVED_APIS,
+    VERSION,
+    Lifecycle,
+    Readiness,
+    ServedAPI,
+)
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATHS: Final = ("/healthz", "/livez", "/readyz")
+"""Prefixes an authorization middleware should let through unauthenticated."""
+
+
+_GO_ARCH: Final = {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "armv7l": "arm"}
+
+
+def default_version() -> VersionInfo:
+    """`/version` for this build: the package version, and Python where Go is expected."""
+    major, minor, *_ = adapter.__version__.split(".")
+    machine = platform.machine().lower()
+    return VersionInfo(
+        major=major,
+        minor=minor,
+        git_version=f"v{adapter.__version__}",
+        go_version=f"{platform.python_implementation()} {platform.python_version()}",
+        compiler=sys.implementation.name,
+        platform=f"{sys.platform}/{_GO_ARCH.get(machine, machine)}",
+    )
+
+
+@web.middleware
+async def status_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error leaves as a metav1.Status with the code it names."""
+    try:
+        return await handler(request)
+    except status.StatusError as err:
+        return responses.status_response(request, err)
+    except web.HTTPNotFound:
+        return responses.status_response(request, responses.not_found())
+    except web.HTTPMethodNotAllowed:
+        return responses.status_response(request, responses.method_not_allowed())
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return responses.status_response(request, status.generic(exc.status, exc.reason))
+    except Exception as err:  # the boundary: nothing may escape as a bare 500 page
+        log.exception("%s %s failed", request.method, request.path_qs)
+        return responses.status_response(
+            request, status.internal_error(f"{type(err).__name__}: {err}")
+        )
+
+
+async def _drop_server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Go's net/http sends no Server header; neither do we."""
+    response.headers.popall("Server", None)
+
+
+def create_app(
+    *,
+    custom: CustomMetricsProvider | None,
+    external: ExternalMetricsProvider | None,
+    readiness: Readiness,
+    version: VersionInfo | None = None,
+    middlewares: Sequence[Middleware] = (),
+) -> web.Application:
+    """The aggregated API server's application.
+
+    A group whose provider is None is not served at all: absent from `/apis` and 404 on
+    every path under it, as when upstream's adapter has no rules of that kind.
+    `readiness` feeds `/readyz` (see `adapter.server.health`).
+    """
+    served: list[ServedAPI] = []
+    if custom is not None:
+        served.append(CustomMetricsAPI(custom))
+    if external is not None:
+        served.append(ExternalMetricsAPI(external))
+
+    app = web.Application(middlewares=[status_errors, *middlewares])
+    app[SERVED_APIS] = tuple(served)
+    app[READINESS] = readiness
+    app[LIFECYCLE] = Lifecycle()
+    app[VERSION] = version or default_version()
+
+    discovery.add_routes(app.router, app[SERVED_APIS])
+    for api in served:
+        api.add_routes(app.router)
+    health.add_routes(app.router)
+    app.on_response_prepare.append(_drop_server_header)
+    return app
