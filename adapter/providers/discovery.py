@@ -1,0 +1,123 @@
+"""Discovery: every relist interval, turn the series Prometheus has into a fresh registry.
+
+Each distinct `seriesQuery` goes to `/api/v1/series` once per relist (window
+`--metrics-max-age`), streamed: only the shapes naming needs are kept, so a million
+series cost megabytes, not gigabytes. A relist that fails anywhere keeps the last good
+registry in place — it is logged, counted and retried at the next interval — because a
+half-built registry would make metrics vanish. Start-up waits for the first good relist
+before reporting ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from adapter.prometheus.client import PrometheusClient
+from adapter.prometheus.errors import PrometheusError
+from adapter.rules.registry import Registry, RegistryBuilder, RuleSet
+
+log = logging.getLogger(__name__)
+
+
+class DiscoveryError(RuntimeError):
+    """A relist that could not complete; the registry in place stays."""
+
+
+@dataclass(frozen=True, slots=True)
+class RelistStats:
+    """Counters for the adapter's own /metrics and for `readyz` messages."""
+
+    relists: int = 0
+    failures: int = 0
+    last_success: float | None = None
+    """Wall-clock time of the last good relist."""
+    last_duration: float = 0.0
+    last_error: str = ""
+    series: int = 0
+    shapes: int = 0
+
+
+class Discovery:
+    def __init__(
+        self,
+        rules: RuleSet,
+        prometheus: PrometheusClient,
+        *,
+        interval: float,
+        max_age: float,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.rules = rules
+        self._prometheus = prometheus
+        self.interval = interval
+        self.max_age = max_age
+        self._wall_clock = wall_clock
+        self.registry = Registry(rules)
+        self.stats = RelistStats()
+        self.ready = asyncio.Event()
+
+    async def relist(self) -> Registry:
+        """One relist; on success the new registry is in place when this returns."""
+        started = time.monotonic()
+        builder = RegistryBuilder(self.rules)
+        start = self._wall_clock() - self.max_age
+        try:
+            async with asyncio.TaskGroup() as group:
+                for query in self.rules.series_queries():
+                    group.create_task(self._fetch(builder, query, start), name=f"series {query}")
+        except* PrometheusError as failures:
+            reason = "; ".join(str(err) for err in failures.exceptions)
+            self._record_failure(started, reason)
+            raise DiscoveryError(
+                f"relist failed, keeping the previous metrics: {reason}"
+            ) from failures
+        registry = builder.build()
+        self.registry = registry
+        self.stats = RelistStats(
+            relists=self.stats.relists + 1,
+            failures=self.stats.failures,
+            last_success=self._wall_clock(),
+            last_duration=time.monotonic() - started,
+            series=registry.series_seen,
+            shapes=registry.shapes_seen,
+        )
+        self.ready.set()
+        log.info(
+            "relist: %d series (%d shapes) -> %d custom, %d external metrics in %.2fs",
+            registry.series_seen,
+            registry.shapes_seen,
+            len(registry.custom),
+            len(registry.external),
+            self.stats.last_duration,
+        )
+        return registry
+
+    async def _fetch(self, builder: RegistryBuilder, query: str, start: float) -> None:
+        async for batch in self._prometheus.series(query, start=start):
+            builder.add_series(query, batch)
+
+    def _record_failure(self, started: float, reason: str) -> None:
+        previous = self.stats
+        self.stats = RelistStats(
+            relists=previous.relists + 1,
+            failures=previous.failures + 1,
+            last_success=previous.last_success,
+            last_duration=time.monotonic() - started,
+            last_error=reason,
+            series=previous.series,
+            shapes=previous.shapes,
+        )
+        log.error("relist failed, keeping the previous metrics: %s", reason)
+
+    async def run(self) -> None:
+        """Relist now and then every interval, for ever (a supervised background task)."""
+        while True:
+            # A failure is logged and counted; the next interval tries again.
+            with contextlib.suppress(DiscoveryError):
+                await self.relist()
+            await asyncio.sleep(self.interval)
