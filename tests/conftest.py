@@ -26,6 +26,9 @@ from support.prometheus import (
     start_prometheus,
 )
 
+# The Kubernetes API server stand-in's fixtures (cluster_state, apiserver, ...).
+pytest_plugins = ("support.apiserver",)
+
 
 def _require_prometheus() -> None:
     if shutil.which("prometheus") is None or shutil.which("promtool") is None:

@@ -1,0 +1,173 @@
+"""The `serve` command: settings in, a running adapter out.
+
+The composition root. It loads and checks the config (exit 2 on any problem, naming
+file, section, rule and field), connects to Prometheus and the cluster, compiles the
+rules against the cluster's REST mapping, starts discovery and serves. Background tasks
+are named and supervised: if one dies the process says which and exits non-zero rather
+than serving stale answers for ever.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from adapter.cluster import connection as cluster_connection
+from adapter.cluster import discovery as cluster_discovery
+from adapter.cluster import objects as cluster_objects
+from adapter.k8s.resources import RestMapper
+from adapter.prometheus.client import PrometheusClient
+from adapter.prometheus.settings import PrometheusSettings, parse_header_flags
+from adapter.providers.custom import CustomMetricsProvider
+from adapter.providers.discovery import Discovery
+from adapter.rules.config import ConfigError, MetricsDiscoveryConfig, load_config
+from adapter.rules.registry import RuleSet
+from adapter.rules.resources import check_against_mapper
+from adapter.server import app as server_app
+from adapter.server.running import serve as serve_app
+from adapter.server.tls import ServingSettings
+from adapter.settings import ApiGroups, ClusterSettings, DiscoverySettings, Settings
+
+log = logging.getLogger(__name__)
+
+EXIT_CONFIG = 2
+EXIT_TASK_DIED = 1
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return Settings(
+        config_file=args.config,
+        prometheus=PrometheusSettings(
+            url=args.prometheus_url,
+            verb=args.prometheus_verb,
+            headers=parse_header_flags(args.prometheus_header),
+            token_file=args.prometheus_token_file,
+            ca_file=args.prometheus_ca_file,
+            client_cert_file=args.prometheus_client_tls_cert_file,
+            client_key_file=args.prometheus_client_tls_key_file,
+            timeout=args.prometheus_timeout,
+        ),
+        serving=ServingSettings(
+            secure_port=args.secure_port,
+            bind_address=args.bind_address,
+            tls_cert_file=args.tls_cert_file,
+            tls_private_key_file=args.tls_private_key_file,
+            cert_dir=args.cert_dir,
+        ),
+        discovery=DiscoverySettings(
+            relist_interval=args.metrics_relist_interval, max_age=args.metrics_max_age
+        ),
+        cluster=ClusterSettings(
+            kubeconfig=args.kubeconfig, qps=args.client_qps, burst=args.client_burst
+        ),
+        api_groups=ApiGroups(
+            custom=args.enable_custom_metrics_api,
+            external=args.enable_external_metrics_api,
+            resource=args.enable_resource_metrics_api,
+        ),
+        query_timeout=args.prometheus_timeout,
+    )
+
+
+async def serve_command(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    try:
+        config = load_config(settings.config_file)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return EXIT_CONFIG
+    return await serve(settings, config)
+
+
+async def serve(settings: Settings, config: MetricsDiscoveryConfig) -> int:
+    async with (
+        PrometheusClient(settings.prometheus) as prometheus,
+        cluster_connection.connect(
+            settings.cluster.kubeconfig, qps=settings.cluster.qps, burst=settings.cluster.burst
+        ) as cluster,
+    ):
+        mapper = await cluster_discovery.fetch_rest_mapper(cluster)
+        problems = check_against_mapper(config, mapper)
+        if problems:
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            return EXIT_CONFIG
+        components = build_components(settings, config, mapper, prometheus, cluster)
+        return await supervise(serve_app(components.app, settings.serving), components.background)
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    """A wired adapter: the app to serve and what must run beside it."""
+
+    app: web.Application
+    discovery: Discovery
+    background: Mapping[str, Callable[[], Awaitable[None]]]
+    """Named coroutine factories for `supervise`."""
+
+
+def build_components(
+    settings: Settings,
+    config: MetricsDiscoveryConfig,
+    mapper: RestMapper,
+    prometheus: PrometheusClient,
+    cluster: cluster_connection.Cluster,
+) -> Components:
+    """The adapter's parts wired together, for `serve` and for tests alike."""
+    rules = RuleSet(config, mapper)
+    discovery = Discovery(
+        rules,
+        prometheus,
+        interval=settings.discovery.relist_interval,
+        max_age=settings.discovery.effective_max_age,
+    )
+    custom = None
+    if settings.api_groups.custom and config.rules:
+        custom = CustomMetricsProvider(
+            lambda: discovery.registry,
+            lambda: mapper,
+            prometheus,
+            cluster_objects.ClusterObjectLister(cluster),
+            query_timeout=settings.query_timeout,
+        )
+
+    def readiness() -> bool | str:
+        if discovery.ready.is_set():
+            return True
+        state = discovery.stats.last_error or "in progress"
+        return f"waiting for the first discovery of series ({state})"
+
+    app = server_app.create_app(custom=custom, external=None, readiness=readiness)
+    return Components(app, discovery, {"discovery": discovery.run})
+
+
+async def supervise(
+    main: Awaitable[None], tasks: Mapping[str, Callable[[], Awaitable[None]]]
+) -> int:
+    """Run `main` beside named background tasks; any of them ending ends the process."""
+    background: list[asyncio.Task[None]] = [
+        asyncio.ensure_future(factory()) for factory in tasks.values()
+    ]
+    for task, name in zip(background, tasks, strict=True):
+        task.set_name(name)
+    main_task = asyncio.ensure_future(main)
+    try:
+        done, _ = await asyncio.wait([main_task, *background], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is main_task:
+                task.result()
+                return 0
+            error = task.exception()
+            log.critical("background task %r stopped: %s", task.get_name(), error or "returned")
+            return EXIT_TASK_DIED
+        return 0
+    finally:
+        for task in (main_task, *background):
+            task.cancel()
+        await asyncio.gather(main_task, *background, return_exceptions=True)

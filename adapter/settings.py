@@ -1,0 +1,60 @@
+"""Command-line flags as one frozen, typed Settings object.
+
+Flag names follow prometheus-adapter (and the generic Kubernetes API server flags it
+inherits) wherever the meaning is the same, so a Deployment's `args:` carry over.
+Durations take Go's syntax (`1m30s`), as upstream's flags do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from adapter.prometheus.settings import PrometheusSettings
+from adapter.server.tls import ServingSettings
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoverySettings:
+    relist_interval: float = 600.0
+    """Seconds between relists (`--metrics-relist-interval`). Upstream's default is 10m;
+    its manifests use 1m, which is what most clusters want."""
+    max_age: float | None = None
+    """Seconds of series history each relist asks for (`--metrics-max-age`); None means
+    the relist interval, as upstream. Must not be shorter than the interval, or series
+    that report less often than it disappear between relists."""
+
+    @property
+    def effective_max_age(self) -> float:
+        return self.max_age if self.max_age is not None else self.relist_interval
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    kubeconfig: str | None = None
+    """`--lister-kubeconfig`; None: $KUBECONFIG or ~/.kube/config, else in-cluster."""
+    qps: float = 20.0
+    """`--client-qps`. Upstream's 5 throttles `*` requests on busy clusters."""
+    burst: int = 40
+    """`--client-burst`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiGroups:
+    """Which metrics API groups this process serves (others may be metrics-server's, KEDA's)."""
+
+    custom: bool = True
+    external: bool = True
+    resource: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    config_file: str
+    prometheus: PrometheusSettings
+    serving: ServingSettings = field(default_factory=ServingSettings)
+    discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    api_groups: ApiGroups = field(default_factory=ApiGroups)
+    query_timeout: float = 30.0
+    """Seconds a metrics request may wait for Prometheus (`--prometheus-timeout`); the
+    HPA controller's own client gives up after 30s."""

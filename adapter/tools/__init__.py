@@ -1,0 +1,1 @@
+"""Command-line tools around the adapter: see what a config does before it serves."""
