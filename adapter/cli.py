@@ -170,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _add_serve(commands)
     _add_rules(commands)
+    _add_hpa(commands)
     return parser
 
 
@@ -195,4 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from adapter.tools import rules_tool
 
         return rules_tool.run(args)
+    if args.command == "hpa":
+        from adapter.hpa import evaluate
+
+        return evaluate.evaluate_files(args.files, sys.stdout, sys.stderr)
     raise AssertionError(f"unhandled command {args.command}")

@@ -10,30 +10,21 @@ Expected shapes follow custom-metrics-apiserver's handlers and k8s.io/metrics' t
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.adapter import running_adapter
 from support.apiserver import pod
 from support.faultproxy import Cut, FaultProxy
 from support.kubectl import get_raw
 from support.prometheus import PrometheusProcess, SeriesData, default_dataset
 
-from adapter.cluster import connection as cluster_connection
-from adapter.cluster import discovery as cluster_discovery
 from adapter.k8s.quantity import Quantity
-from adapter.prometheus.client import PrometheusClient
-from adapter.prometheus.settings import PrometheusSettings
-from adapter.rules.config import parse_config
 from adapter.sandbox.apiserver import RunningApiServer
 from adapter.sandbox.store import ClusterState
-from adapter.server.running import running
-from adapter.server.tls import ServingSettings
-from adapter.serving import build_components
-from adapter.settings import Settings
 
 CONFIG = """
 rules:
@@ -81,33 +72,6 @@ def e2e_cluster(cluster_state: ClusterState) -> ClusterState:
     return cluster_state
 
 
-@contextlib.asynccontextmanager
-async def adapter_url(
-    apiserver: RunningApiServer, prometheus_url: str, tmp_path: Path
-) -> AsyncIterator[str]:
-    kubeconfig = apiserver.write_kubeconfig(tmp_path / "adapter" / "kubeconfig")
-    settings = Settings(
-        config_file="e2e.yaml",
-        prometheus=PrometheusSettings(url=prometheus_url, timeout=5.0),
-        serving=ServingSettings(
-            secure_port=0, bind_address="127.0.0.1", cert_dir=str(tmp_path / "certs")
-        ),
-        query_timeout=5.0,
-    )
-    config = parse_config(CONFIG, "e2e.yaml")
-    async with (
-        PrometheusClient(settings.prometheus) as prometheus,
-        cluster_connection.connect(
-            str(kubeconfig), qps=settings.cluster.qps, burst=settings.cluster.burst
-        ) as cluster,
-    ):
-        mapper = await cluster_discovery.fetch_rest_mapper(cluster)
-        components = build_components(settings, config, mapper, prometheus, cluster)
-        await components.discovery.relist()  # what `serve` waits for before it is ready
-        async with running(components.app, settings.serving) as url:
-            yield url
-
-
 async def raw(url: str, path: str, tmp_path: Path) -> tuple[int, Any]:
     result = await get_raw(url, path, tmp_path / "kubectl")
     if result.returncode == 0:
@@ -122,7 +86,7 @@ async def adapter(
     prometheus: PrometheusProcess,
     tmp_path: Path,
 ) -> AsyncIterator[str]:
-    async with adapter_url(apiserver, prometheus.url, tmp_path) as url:
+    async with running_adapter(apiserver, prometheus.url, tmp_path, CONFIG) as url:
         yield url
 
 
@@ -240,7 +204,7 @@ async def test_prometheus_unreachable_is_a_503_never_a_value(
     fault_proxy: FaultProxy,
     tmp_path: Path,
 ) -> None:
-    async with adapter_url(apiserver, fault_proxy.url, tmp_path) as url:
+    async with running_adapter(apiserver, fault_proxy.url, tmp_path, CONFIG) as url:
         fault_proxy.mode = Cut()
         path = (
             "/apis/custom.metrics.k8s.io/v1beta1/namespaces/e2e/pods/*/e2e_http_requests_per_second"
@@ -257,7 +221,7 @@ async def test_one_query_per_wildcard_request(
     fault_proxy: FaultProxy,
     tmp_path: Path,
 ) -> None:
-    async with adapter_url(apiserver, fault_proxy.url, tmp_path) as url:
+    async with running_adapter(apiserver, fault_proxy.url, tmp_path, CONFIG) as url:
         fault_proxy.requests.clear()
         path = (
             "/apis/custom.metrics.k8s.io/v1beta1/namespaces/e2e/pods/*/e2e_http_requests_per_second"

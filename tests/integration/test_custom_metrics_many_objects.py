@@ -1,0 +1,63 @@
+"""Thousands of objects in one request: one list call, one query, sent by POST.
+
+Upstream builds `pod=~"a|b|..."` into a GET URL and fails with 414 (or a proxy's limit)
+once a namespace holds a few thousand pods (prometheus-adapter issue #668, crane #907).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from support.adapter import running_adapter
+from support.apiserver import pod
+from support.faultproxy import FaultProxy
+from support.kubectl import get_raw
+from support.prometheus import SeriesData, default_dataset
+
+from adapter.sandbox.apiserver import RunningApiServer
+from adapter.sandbox.store import ClusterState
+
+PODS = 2500
+
+
+@default_dataset
+def _many_series(data: SeriesData) -> None:
+    for n in range(PODS):
+        data.gauge("e2e_inflight_requests", {"namespace": "crowd", "pod": f"worker-{n:04d}"}, 3.0)
+
+
+async def test_2500_pods_one_list_call_one_post_query(
+    apiserver: RunningApiServer,
+    cluster_state: ClusterState,
+    fault_proxy: FaultProxy,
+    tmp_path: Path,
+) -> None:
+    cluster_state.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "crowd"}})
+    for n in range(PODS):
+        cluster_state.create(pod(f"worker-{n:04d}", "crowd", {"app": "worker"}))
+    config = """
+rules:
+- seriesQuery: 'e2e_inflight_requests{namespace!="",pod!=""}'
+  resources: {template: <<.Resource>>}
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
+"""
+    async with running_adapter(apiserver, fault_proxy.url, tmp_path, config) as url:
+        fault_proxy.requests.clear()
+        cluster_state.audit_log = []
+        path = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/crowd/pods/*/e2e_inflight_requests?labelSelector=app%3Dworker"
+        result = await get_raw(url, path, tmp_path / "kubectl")
+    assert result.returncode == 0, result.stderr
+    items = json.loads(result.stdout)["items"]
+    assert len(items) == PODS
+    assert {item["value"] for item in items} == {"3"}
+    queries = [r for r in fault_proxy.requests if r.path.endswith("/api/v1/query")]
+    assert [q.method for q in queries] == ["POST"]
+    assert len(queries[0].param("query") or "") > 8192
+    pod_lists = [
+        r
+        for r in cluster_state.audit_log
+        if r.method == "GET" and r.path == "/api/v1/namespaces/crowd/pods"
+    ]
+    assert len(pod_lists) == 1
+    assert "as=PartialObjectMetadataList" in pod_lists[0].accept

@@ -1,0 +1,47 @@
+"""The adapter itself, running in the test's event loop against the stand-in and Prometheus."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from adapter.cluster import connection as cluster_connection
+from adapter.cluster import discovery as cluster_discovery
+from adapter.prometheus.client import PrometheusClient
+from adapter.prometheus.settings import PrometheusSettings
+from adapter.rules.config import parse_config
+from adapter.sandbox.apiserver import RunningApiServer
+from adapter.server.running import running
+from adapter.server.tls import ServingSettings
+from adapter.serving import build_components
+from adapter.settings import Settings
+
+
+@contextlib.asynccontextmanager
+async def running_adapter(
+    apiserver: RunningApiServer, prometheus_url: str, tmp_path: Path, config: str
+) -> AsyncIterator[str]:
+    """The adapter wired as `serve` wires it, after its first relist, served over HTTPS on
+    loopback; yields its base URL."""
+    kubeconfig = apiserver.write_kubeconfig(tmp_path / "adapter" / "kubeconfig")
+    settings = Settings(
+        config_file="e2e.yaml",
+        prometheus=PrometheusSettings(url=prometheus_url, timeout=5.0),
+        serving=ServingSettings(
+            secure_port=0, bind_address="127.0.0.1", cert_dir=str(tmp_path / "certs")
+        ),
+        query_timeout=5.0,
+    )
+    rules = parse_config(config, "e2e.yaml")
+    async with (
+        PrometheusClient(settings.prometheus) as prometheus,
+        cluster_connection.connect(
+            str(kubeconfig), qps=settings.cluster.qps, burst=settings.cluster.burst
+        ) as cluster,
+    ):
+        mapper = await cluster_discovery.fetch_rest_mapper(cluster)
+        components = build_components(settings, rules, mapper, prometheus, cluster)
+        await components.discovery.relist()  # what `serve` waits for before it is ready
+        async with running(components.app, settings.serving) as url:
+            yield url
