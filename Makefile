@@ -22,8 +22,8 @@ prometheus:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus; }
 
 lint: venv
-	$(BIN)/ruff check adapter tests benchmarks
-	$(BIN)/ruff format --check adapter tests benchmarks
+	$(BIN)/ruff check adapter tests $(wildcard benchmarks)
+	$(BIN)/ruff format --check adapter tests $(wildcard benchmarks)
 
 typecheck: venv
 	$(BIN)/mypy
