@@ -17,10 +17,10 @@ controller loop fetched); what the HPA does with the proposal is `adapter.hpa.sy
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from adapter.hpa.model import ZERO_TIME, CrossVersionObjectReference, Pod, PodMetric
 from adapter.k8s.selectors import LabelSelector
@@ -222,6 +222,78 @@ def _metric_usage_ratio(metrics: Mapping[str, PodMetric], target_usage: int) -> 
     return go_fdiv(float(usage), float(target_usage)), usage
 
 
+_Usage = TypeVar("_Usage")
+
+
+def _replicas_for_ratio(
+    metrics: dict[str, PodMetric],
+    groups: _Groups,
+    current_replicas: int,
+    tolerances: Tolerances,
+    ratio: Callable[[Mapping[str, PodMetric]], tuple[float, _Usage]],
+    scale_down_fill: Callable[[str], int],
+) -> tuple[int, CalculationDetail, _Usage]:
+    """The replica count for a usage ratio, with upstream's care for pods without metrics.
+
+    Shared by GetResourceReplicas and calcPlainMetricReplicas, which differ only in how
+    the ratio is computed (`ratio`, which also gives the usage reported in status: that of
+    the ready pods, as upstream) and what a missing pod is assumed to use when scaling
+    down (`scale_down_fill`). Missing pods count as using nothing when scaling up, and so do
+    unready pods; a rebalanced result within tolerance, or one reversing the direction,
+    keeps the current count.
+    """
+    for name in (*groups.ignored, *groups.unready):
+        metrics.pop(name, None)
+    if not metrics:
+        raise CalculationError("did not receive metrics for targeted pods (pods might be unready)")
+    usage_ratio, usage = ratio(metrics)
+    detail = CalculationDetail(
+        usage_ratio=usage_ratio,
+        within_tolerance=tolerances.is_within(usage_ratio),
+        ready_pods=groups.ready_count,
+        unready_pods=groups.unready,
+        missing_pods=groups.missing,
+        ignored_pods=groups.ignored,
+    )
+    scale_up_with_unready = bool(groups.unready) and usage_ratio > 1.0
+    if not scale_up_with_unready and not groups.missing:
+        if tolerances.is_within(usage_ratio):
+            return current_replicas, detail, usage
+        return int32_from_float(ceil(usage_ratio * float(groups.ready_count))), detail, usage
+
+    if groups.missing:
+        if usage_ratio < 1.0:
+            for name in groups.missing:
+                metrics[name] = PodMetric(scale_down_fill(name), ZERO_TIME, timedelta(0))
+        elif usage_ratio > 1.0:
+            for name in groups.missing:
+                metrics[name] = PodMetric(0, ZERO_TIME, timedelta(0))
+    if scale_up_with_unready:
+        for name in groups.unready:
+            metrics[name] = PodMetric(0, ZERO_TIME, timedelta(0))
+
+    new_usage_ratio, _ = ratio(metrics)
+    detail = _with_rebalance(detail, new_usage_ratio)
+    if (
+        tolerances.is_within(new_usage_ratio)
+        or (usage_ratio < 1.0 < new_usage_ratio)
+        or (usage_ratio > 1.0 > new_usage_ratio)
+    ):
+        reason = (
+            "within tolerance after counting pods without metrics"
+            if tolerances.is_within(new_usage_ratio)
+            else "counting pods without metrics would reverse the scale direction"
+        )
+        return current_replicas, _kept(detail, reason), usage
+    new_replicas = int32_from_float(ceil(new_usage_ratio * float(len(metrics))))
+    if (new_usage_ratio < 1.0 and new_replicas > current_replicas) or (
+        new_usage_ratio > 1.0 and new_replicas < current_replicas
+    ):
+        reason = "the pod count after rebalancing would reverse the scale direction"
+        return current_replicas, _kept(detail, reason), usage
+    return new_replicas, detail, usage
+
+
 class ReplicaCalculator:
     """Proposals from one metric at a time, over the pods of one sync.
 
@@ -277,75 +349,26 @@ class ReplicaCalculator:
         if not pods:
             raise CalculationError("no pods returned by selector while calculating replica count")
         groups = self._group_pods(pods, metrics, resource)
-        for name in (*groups.ignored, *groups.unready):
-            metrics.pop(name, None)
-        if not metrics:
-            raise CalculationError(
-                "did not receive metrics for targeted pods (pods might be unready)"
-            )
         requests = self._calculate_requests(pods, container, resource)
-        usage_ratio, utilization, raw = _resource_utilization_ratio(
-            metrics, requests, target_utilization
+        # Scaling down, a pod without metrics counts as using 100% of its request, or the
+        # target itself when the target is above 100%.
+        fallback = max(100, target_utilization)
+
+        def ratio(values: Mapping[str, PodMetric]) -> tuple[float, tuple[int, int]]:
+            usage_ratio, utilization, raw = _resource_utilization_ratio(
+                values, requests, target_utilization
+            )
+            return usage_ratio, (utilization, raw)
+
+        replicas, detail, (utilization, raw) = _replicas_for_ratio(
+            metrics,
+            groups,
+            current_replicas,
+            tolerances,
+            ratio,
+            lambda name: go_div(requests[name] * fallback, 100),
         )
-        detail = CalculationDetail(
-            usage_ratio=usage_ratio,
-            within_tolerance=tolerances.is_within(usage_ratio),
-            ready_pods=groups.ready_count,
-            unready_pods=groups.unready,
-            missing_pods=groups.missing,
-            ignored_pods=groups.ignored,
-        )
-
-        scale_up_with_unready = bool(groups.unready) and usage_ratio > 1.0
-        if not scale_up_with_unready and not groups.missing:
-            if tolerances.is_within(usage_ratio):
-                return ResourceReplicas(current_replicas, utilization, raw, timestamp, detail)
-            replicas = int32_from_float(ceil(usage_ratio * float(groups.ready_count)))
-            return ResourceReplicas(replicas, utilization, raw, timestamp, detail)
-
-        if groups.missing:
-            if usage_ratio < 1.0:
-                # Scaling down: a pod without metrics counts as using 100% of its request,
-                # or the target itself when the target is above 100%.
-                fallback = max(100, target_utilization)
-                for name in groups.missing:
-                    metrics[name] = PodMetric(
-                        go_div(requests[name] * fallback, 100), ZERO_TIME, timedelta(0)
-                    )
-            elif usage_ratio > 1.0:
-                for name in groups.missing:
-                    metrics[name] = PodMetric(0, ZERO_TIME, timedelta(0))
-        if scale_up_with_unready:
-            for name in groups.unready:
-                metrics[name] = PodMetric(0, ZERO_TIME, timedelta(0))
-
-        new_usage_ratio, _, _ = _resource_utilization_ratio(metrics, requests, target_utilization)
-        detail = _with_rebalance(detail, new_usage_ratio)
-        if (
-            tolerances.is_within(new_usage_ratio)
-            or (usage_ratio < 1.0 < new_usage_ratio)
-            or (usage_ratio > 1.0 > new_usage_ratio)
-        ):
-            reason = (
-                "within tolerance after counting pods without metrics"
-                if tolerances.is_within(new_usage_ratio)
-                else "counting pods without metrics would reverse the scale direction"
-            )
-            return ResourceReplicas(
-                current_replicas, utilization, raw, timestamp, _kept(detail, reason)
-            )
-        new_replicas = int32_from_float(ceil(new_usage_ratio * float(len(metrics))))
-        if (new_usage_ratio < 1.0 and new_replicas > current_replicas) or (
-            new_usage_ratio > 1.0 and new_replicas < current_replicas
-        ):
-            return ResourceReplicas(
-                current_replicas,
-                utilization,
-                raw,
-                timestamp,
-                _kept(detail, "the pod count after rebalancing would reverse the scale direction"),
-            )
-        return ResourceReplicas(new_replicas, utilization, raw, timestamp, detail)
+        return ResourceReplicas(replicas, utilization, raw, timestamp, detail)
 
     def get_raw_resource_replicas(
         self,
@@ -408,62 +431,16 @@ class ReplicaCalculator:
         if not pods:
             raise CalculationError("no pods returned by selector while calculating replica count")
         groups = self._group_pods(pods, metrics, resource)
-        for name in (*groups.ignored, *groups.unready):
-            metrics.pop(name, None)
-        if not metrics:
-            raise CalculationError(
-                "did not receive metrics for targeted pods (pods might be unready)"
-            )
-        usage_ratio, usage = _metric_usage_ratio(metrics, target_usage)
-        detail = CalculationDetail(
-            usage_ratio=usage_ratio,
-            within_tolerance=tolerances.is_within(usage_ratio),
-            ready_pods=groups.ready_count,
-            unready_pods=groups.unready,
-            missing_pods=groups.missing,
-            ignored_pods=groups.ignored,
+        # Scaling down, a pod without metrics counts as using exactly the target.
+        replicas, detail, usage = _replicas_for_ratio(
+            metrics,
+            groups,
+            current_replicas,
+            tolerances,
+            lambda values: _metric_usage_ratio(values, target_usage),
+            lambda _name: target_usage,
         )
-        scale_up_with_unready = bool(groups.unready) and usage_ratio > 1.0
-        if not scale_up_with_unready and not groups.missing:
-            if tolerances.is_within(usage_ratio):
-                return current_replicas, usage, detail
-            return int32_from_float(ceil(usage_ratio * float(groups.ready_count))), usage, detail
-
-        if groups.missing:
-            if usage_ratio < 1.0:
-                # Scaling down: a pod without metrics counts as using exactly the target.
-                for name in groups.missing:
-                    metrics[name] = PodMetric(target_usage, ZERO_TIME, timedelta(0))
-            elif usage_ratio > 1.0:
-                for name in groups.missing:
-                    metrics[name] = PodMetric(0, ZERO_TIME, timedelta(0))
-        if scale_up_with_unready:
-            for name in groups.unready:
-                metrics[name] = PodMetric(0, ZERO_TIME, timedelta(0))
-
-        new_usage_ratio, _ = _metric_usage_ratio(metrics, target_usage)
-        detail = _with_rebalance(detail, new_usage_ratio)
-        if (
-            tolerances.is_within(new_usage_ratio)
-            or (usage_ratio < 1.0 < new_usage_ratio)
-            or (usage_ratio > 1.0 > new_usage_ratio)
-        ):
-            reason = (
-                "within tolerance after counting pods without metrics"
-                if tolerances.is_within(new_usage_ratio)
-                else "counting pods without metrics would reverse the scale direction"
-            )
-            return current_replicas, usage, _kept(detail, reason)
-        new_replicas = int32_from_float(ceil(new_usage_ratio * float(len(metrics))))
-        if (new_usage_ratio < 1.0 and new_replicas > current_replicas) or (
-            new_usage_ratio > 1.0 and new_replicas < current_replicas
-        ):
-            return (
-                current_replicas,
-                usage,
-                _kept(detail, "the pod count after rebalancing would reverse the scale direction"),
-            )
-        return new_replicas, usage, detail
+        return replicas, usage, detail
 
     # -- object metrics ---------------------------------------------------------------
 
