@@ -21,6 +21,7 @@ streamed instead of held whole (#221).
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -58,6 +59,8 @@ LABELS_PATH: Final = "/api/v1/labels"
 _ERROR_BODY_LIMIT: Final = 64 << 10
 _CHUNK_BYTES: Final = 1 << 18
 _FORM_TYPE: Final = "application/x-www-form-urlencoded"
+
+log = logging.getLogger(__name__)
 
 
 def _format_time(seconds: float) -> str:
@@ -145,6 +148,7 @@ class PrometheusClient:
         loop = asyncio.get_running_loop()
         started = loop.time()
         remaining = self._remaining(QUERY_PATH, deadline)
+        log.debug("query (timeout %.3fs): %s", remaining, promql)
         params = [
             ("query", promql),
             ("time", _format_time(time.time() if at is None else at)),
