@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from adapter import __version__
+from adapter.hpa import flags as hpa_flags
 from adapter.k8s import timefmt
 
 
@@ -111,6 +112,7 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     apis.add_argument("--enable-custom-metrics-api", type=_bool, default=True, metavar="BOOL")
     apis.add_argument("--enable-external-metrics-api", type=_bool, default=True, metavar="BOOL")
     apis.add_argument("--enable-resource-metrics-api", type=_bool, default=True, metavar="BOOL")
+    hpa_flags.add_loop_flags(serve, embedded=True)
 
 
 def _add_rules(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -154,6 +156,17 @@ def _add_hpa(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     sub = hpa.add_subparsers(dest="hpa_command", required=True)
     evaluate = sub.add_parser("evaluate", help="replay one sync of an HPA snapshot, offline")
     evaluate.add_argument("files", nargs="+", metavar="SNAPSHOT", help="YAML or JSON; - for stdin")
+    run = sub.add_parser("run", help="run the HPA loop against the cluster's metrics APIs")
+    run.add_argument("--kubeconfig", help="default: $KUBECONFIG, ~/.kube/config, in-cluster")
+    run.add_argument("--client-qps", type=float, default=20.0)
+    run.add_argument("--client-burst", type=int, default=30)
+    run.add_argument(
+        "--metrics-bind-address",
+        default=":8080",
+        metavar="HOST:PORT",
+        help="plain-HTTP /metrics and /healthz (default :8080; 0 turns them off)",
+    )
+    hpa_flags.add_loop_flags(run, embedded=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -196,6 +209,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from adapter.tools import rules_tool
 
         return rules_tool.run(args)
+    if args.command == "hpa" and args.hpa_command == "run":
+        from adapter.hpa import running
+
+        return asyncio.run(running.run_command(args))
     if args.command == "hpa":
         from adapter.hpa import evaluate
 

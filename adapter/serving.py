@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,15 +22,21 @@ from aiohttp import web
 from adapter.cluster import connection as cluster_connection
 from adapter.cluster import discovery as cluster_discovery
 from adapter.cluster import objects as cluster_objects
+from adapter.hpa import flags as hpa_flags
+from adapter.hpa import running as hpa_running
+from adapter.hpa.settings import HPASettings
 from adapter.k8s.resources import RestMapper
 from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.settings import PrometheusSettings, parse_header_flags
 from adapter.providers.custom import CustomMetricsProvider
 from adapter.providers.discovery import Discovery
+from adapter.providers.external import ExternalMetricsProvider
+from adapter.providers.resource import ClusterResourceObjects, ResourceMetricsProvider
 from adapter.rules.config import ConfigError, MetricsDiscoveryConfig, load_config
 from adapter.rules.registry import RuleSet
 from adapter.rules.resources import check_against_mapper
 from adapter.server import app as server_app
+from adapter.server import selfmetrics
 from adapter.server.running import serve as serve_app
 from adapter.server.tls import ServingSettings
 from adapter.settings import ApiGroups, ClusterSettings, DiscoverySettings, Settings
@@ -79,13 +86,16 @@ async def serve_command(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     try:
         config = load_config(settings.config_file)
-    except ConfigError as err:
+        hpa = hpa_flags.settings_from_args(args) if args.hpa else None
+    except (ConfigError, hpa_flags.FlagError) as err:
         print(err, file=sys.stderr)
         return EXIT_CONFIG
-    return await serve(settings, config)
+    return await serve(settings, config, hpa)
 
 
-async def serve(settings: Settings, config: MetricsDiscoveryConfig) -> int:
+async def serve(
+    settings: Settings, config: MetricsDiscoveryConfig, hpa: HPASettings | None = None
+) -> int:
     async with (
         PrometheusClient(settings.prometheus) as prometheus,
         cluster_connection.connect(
@@ -98,7 +108,7 @@ async def serve(settings: Settings, config: MetricsDiscoveryConfig) -> int:
             for problem in problems:
                 print(problem, file=sys.stderr)
             return EXIT_CONFIG
-        components = build_components(settings, config, mapper, prometheus, cluster)
+        components = build_components(settings, config, mapper, prometheus, cluster, hpa)
         return await supervise(serve_app(components.app, settings.serving), components.background)
 
 
@@ -118,9 +128,24 @@ def build_components(
     mapper: RestMapper,
     prometheus: PrometheusClient,
     cluster: cluster_connection.Cluster,
+    hpa: HPASettings | None = None,
 ) -> Components:
-    """The adapter's parts wired together, for `serve` and for tests alike."""
-    rules = RuleSet(config, mapper)
+    """The adapter's parts wired together, for `serve` and for tests alike.
+
+    A group is served when its flag is on and the config has rules for it (upstream
+    installs a group only when it has rules); discovery lists series only for the
+    rules of served groups, so switching a group off also saves its series calls.
+    """
+    groups = settings.api_groups
+    serve_custom = groups.custom and bool(config.rules)
+    serve_external = groups.external and bool(config.external_rules)
+    serve_resource = groups.resource and config.resource_rules is not None
+    discovered = dataclasses.replace(
+        config,
+        rules=config.rules if serve_custom else (),
+        external_rules=config.external_rules if serve_external else (),
+    )
+    rules = RuleSet(discovered, mapper)
     discovery = Discovery(
         rules,
         prometheus,
@@ -128,7 +153,7 @@ def build_components(
         max_age=settings.discovery.effective_max_age,
     )
     custom = None
-    if settings.api_groups.custom and config.rules:
+    if serve_custom:
         custom = CustomMetricsProvider(
             lambda: discovery.registry,
             lambda: mapper,
@@ -136,6 +161,30 @@ def build_components(
             cluster_objects.ClusterObjectLister(cluster),
             query_timeout=settings.query_timeout,
         )
+    external = None
+    if serve_external:
+        external = ExternalMetricsProvider(
+            lambda: discovery.registry, prometheus, query_timeout=settings.query_timeout
+        )
+    resource = None
+    if serve_resource and config.resource_rules is not None:
+        resource = ResourceMetricsProvider(
+            config.resource_rules,
+            mapper,
+            prometheus,
+            ClusterResourceObjects(cluster),
+            query_timeout=settings.query_timeout,
+        )
+    served = [
+        name
+        for name, provider in (
+            ("custom.metrics.k8s.io", custom),
+            ("external.metrics.k8s.io", external),
+            ("metrics.k8s.io", resource),
+        )
+        if provider is not None
+    ]
+    log.info("serving API groups: %s", ", ".join(served) or "none")
 
     def readiness() -> bool | str:
         if discovery.ready.is_set():
@@ -143,8 +192,17 @@ def build_components(
         state = discovery.stats.last_error or "in progress"
         return f"waiting for the first discovery of series ({state})"
 
-    app = server_app.create_app(custom=custom, external=None, readiness=readiness)
-    return Components(app, discovery, {"discovery": discovery.run})
+    registry = selfmetrics.new_registry(lambda: discovery.stats)
+    app = server_app.create_app(
+        custom=custom, external=external, resource=resource, readiness=readiness, metrics=registry
+    )
+    background: dict[str, Callable[[], Awaitable[None]]] = {"discovery": discovery.run}
+    if hpa is not None:  # `serve --hpa`: the HPA loop in this process (adapter.hpa.running)
+        loop = hpa_running.embedded_loop(
+            hpa, cluster, mapper, registry, custom=custom, external=external, resource=resource
+        )
+        background.update(loop.tasks)
+    return Components(app, discovery, background)
 
 
 async def supervise(

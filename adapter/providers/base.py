@@ -4,6 +4,14 @@ The server parses a request path into one of the request types here and hands it
 provider; the provider answers with value types or raises
 `adapter.k8s.status.StatusError`. Neither side sees the other's machinery: providers
 never format HTTP, the server never builds PromQL.
+
+Three APIs, three pairs: custom.metrics.k8s.io (`CustomMetricRequest` ->
+`CustomMetricValue`), external.metrics.k8s.io (`ExternalMetricRequest` ->
+`ExternalMetricValue`) and metrics.k8s.io (`PodMetricsRequest`/`NodeMetricsRequest` ->
+`PodMetricsValue`/`NodeMetricsValue`). metrics.k8s.io requests may carry a
+`fieldSelector`, parsed here into `FieldSelector` (the grammar of apimachinery's
+`fields.ParseSelector`), because label selectors have their own type in `adapter.k8s`
+and field selectors are only ever read by this API.
 """
 
 from __future__ import annotations
@@ -13,8 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from adapter.k8s.quantity import Quantity
 from adapter.k8s.resources import GroupResource
 from adapter.k8s.selectors import LabelSelector
+
+
+class FieldSelectorError(ValueError):
+    """A `fieldSelector` that does not parse; worded as apimachinery's fields package."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +98,172 @@ class ExternalMetricRequest:
 class ExternalMetricValue:
     metric_name: str
     metric_labels: Mapping[str, str]
+    """Every label of the sample, `__name__` included when the query keeps it; empty for
+    a scalar result (upstream writes `null` there; our serialiser writes `{}`)."""
     timestamp: datetime
+    """The sample's own time, as upstream reports it (not the response time)."""
     value: str
     window_seconds: int | None = None
+
+
+# --- metrics.k8s.io ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRequirement:
+    """One term of a field selector: `field=value`, `field==value` or `field!=value`."""
+
+    field: str
+    value: str
+    negated: bool = False
+
+    def matches(self, fields: Mapping[str, str]) -> bool:
+        # A field the object does not have reads as "", as fields.Set.Get gives it.
+        return (fields.get(self.field, "") == self.value) != self.negated
+
+    def __str__(self) -> str:
+        return f"{self.field}{'!=' if self.negated else '='}{_escape_field_value(self.value)}"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSelector:
+    """A parsed `fieldSelector`: a conjunction of requirements; empty selects everything."""
+
+    requirements: tuple[FieldRequirement, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> FieldSelector:
+        """`fields.ParseSelector`: terms split at unescaped commas, the first unescaped
+        `!=`, `==` or `=` splits field from value, and a backslash escapes a backslash,
+        a comma or an equals sign in a value."""
+        requirements: list[FieldRequirement] = []
+        for part in _split_unescaped(text):
+            if not part:
+                continue
+            for operator, negated in (("!=", True), ("==", False), ("=", False)):
+                index = _find_unescaped(part, operator)
+                if index >= 0:
+                    value = _unescape_field_value(part[index + len(operator) :], text)
+                    requirements.append(FieldRequirement(part[:index], value, negated))
+                    break
+            else:
+                raise FieldSelectorError(f"invalid selector: '{text}'; can't understand '{part}'")
+        return cls(tuple(requirements))
+
+    def is_empty(self) -> bool:
+        return not self.requirements
+
+    def matches(self, fields: Mapping[str, str]) -> bool:
+        return all(requirement.matches(fields) for requirement in self.requirements)
+
+    def with_requirement(self, requirement: FieldRequirement) -> FieldSelector:
+        return FieldSelector((*self.requirements, requirement))
+
+    def __str__(self) -> str:
+        return ",".join(str(requirement) for requirement in self.requirements)
+
+
+def _split_unescaped(text: str) -> list[str]:
+    parts: list[str] = []
+    start = 0
+    index = 0
+    while index < len(text):
+        if text[index] == "\\":
+            index += 2
+            continue
+        if text[index] == ",":
+            parts.append(text[start:index])
+            start = index + 1
+        index += 1
+    parts.append(text[start:])
+    return parts
+
+
+def _find_unescaped(text: str, operator: str) -> int:
+    index = 0
+    while index < len(text):
+        if text[index] == "\\":
+            index += 2
+            continue
+        if text.startswith(operator, index):
+            return index
+        index += 1
+    return -1
+
+
+def _unescape_field_value(value: str, whole: str) -> str:
+    out: list[str] = []
+    index = 0
+    while index < len(value):
+        char = value[index]
+        if char == "\\":
+            if index + 1 >= len(value) or value[index + 1] not in "\\,=":
+                raise FieldSelectorError(
+                    f"invalid field selector: invalid escape sequence in '{whole}'"
+                )
+            out.append(value[index + 1])
+            index += 2
+            continue
+        out.append(char)
+        index += 1
+    return "".join(out)
+
+
+def _escape_field_value(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
+
+
+@dataclass(frozen=True, slots=True)
+class PodMetricsRequest:
+    """`GET /apis/metrics.k8s.io/v1beta1/[namespaces/NS/]pods[/NAME]`, parsed."""
+
+    namespace: str | None
+    """None: every namespace (`/pods`)."""
+    name: str | None
+    """None: a list; otherwise one pod, and a 404 when it has no metrics."""
+    label_selector: LabelSelector
+    field_selector: FieldSelector
+
+
+@dataclass(frozen=True, slots=True)
+class NodeMetricsRequest:
+    """`GET /apis/metrics.k8s.io/v1beta1/nodes[/NAME]`, parsed."""
+
+    name: str | None
+    label_selector: LabelSelector
+    field_selector: FieldSelector
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerMetricsValue:
+    name: str
+    usage: Mapping[str, Quantity]
+    """`cpu` (cores, DecimalSI, nanocore precision) and `memory` (bytes, BinarySI). A
+    resource the query had no sample for is absent, never zero."""
+
+
+@dataclass(frozen=True, slots=True)
+class PodMetricsValue:
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+    """The pod's labels, as metrics-server copies them."""
+    creation_timestamp: datetime
+    """When this answer was made (metrics-server and prometheus-adapter both say "now")."""
+    timestamp: datetime
+    """The earliest sample time among the pod's samples."""
+    window_seconds: float
+    containers: tuple[ContainerMetricsValue, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeMetricsValue:
+    name: str
+    labels: Mapping[str, str]
+    creation_timestamp: datetime
+    timestamp: datetime
+    window_seconds: float
+    usage: Mapping[str, Quantity]
 
 
 class CustomMetricsProvider(Protocol):
@@ -102,3 +278,12 @@ class ExternalMetricsProvider(Protocol):
     async def get_metrics(
         self, request: ExternalMetricRequest
     ) -> Sequence[ExternalMetricValue]: ...
+
+
+class ResourceMetricsProvider(Protocol):
+    """metrics.k8s.io. A request with a name answers one item or raises the 404 upstream
+    words; a list leaves out the objects Prometheus has no data for."""
+
+    async def pod_metrics(self, request: PodMetricsRequest) -> Sequence[PodMetricsValue]: ...
+
+    async def node_metrics(self, request: NodeMetricsRequest) -> Sequence[NodeMetricsValue]: ...

@@ -6,6 +6,10 @@ to objects by the resource label, and objects without a sample are left out. Err
 statuses follow custom-metrics-apiserver and prometheus-adapter (404 "the server could
 not find the metric M for R"), except that Prometheus being unreachable or slow is a 503
 (upstream: 500 for everything) so clients can tell an outage from a broken query.
+
+No silent zero: when no object got a sample, a `*` request is a 404 too (upstream
+answers 200 with no items), so "no data" never looks like an answer. A rule with
+`emptyResult: zero` opts in to reading a missing sample as 0, for every object asked.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from adapter.providers.base import (
 )
 from adapter.providers.values import UnrepresentableValueError, milli_quantity
 from adapter.rules import query as queries
+from adapter.rules.config import EmptyResult
 from adapter.rules.registry import CustomEntry, Registry
 
 log = logging.getLogger(__name__)
@@ -50,6 +55,13 @@ def metric_not_found(
     target = f"{resource} {name}" if name is not None else str(resource)
     return status.StatusError(
         404, "NotFound", f"the server could not find the metric {metric} for {target}"
+    )
+
+
+def no_samples(error: status.StatusError) -> status.StatusError:
+    """A not-found that says why: the query ran and answered nothing usable."""
+    return status.StatusError(
+        error.code, error.reason, f"{error.message}: the query returned no samples", error.details
     )
 
 
@@ -171,14 +183,18 @@ class CustomMetricsProvider:
         now = self._clock()
         selector = None if request.metric_selector.is_empty() else request.metric_selector
         api_version = f"{info.group}/{info.version}"
+        missing_is_zero = entry.rule.rule.empty_result is EmptyResult.ZERO
 
         def value_for(name: str) -> CustomMetricValue | None:
-            if name not in by_name:
-                return None
-            try:
-                quantity = milli_quantity(by_name[name], nan_as_zero=True)
-            except UnrepresentableValueError as err:
-                log.warning("%s %s for %s: %s", info.group_resource, request.metric, name, err)
+            if name in by_name:
+                try:
+                    quantity = milli_quantity(by_name[name], nan_as_zero=True)
+                except UnrepresentableValueError as err:
+                    log.warning("%s %s for %s: %s", info.group_resource, request.metric, name, err)
+                    return None
+            elif missing_is_zero:
+                quantity = "0"
+            else:
                 return None
             return CustomMetricValue(
                 described_object=ObjectReference(
@@ -195,4 +211,13 @@ class CustomMetricsProvider:
             if single is None:
                 raise metric_not_found(info.group_resource, request.metric, request.name)
             return [single]
-        return [value for name in names if (value := value_for(name)) is not None]
+        values = [value for name in names if (value := value_for(name)) is not None]
+        if not values:
+            log.info(
+                "%s %s: no sample for any of %d object(s)",
+                info.group_resource,
+                request.metric,
+                len(names),
+            )
+            raise no_samples(metric_not_found(info.group_resource, request.metric))
+        return values

@@ -9,10 +9,15 @@ stopping at the first.
 
 Checks that need the cluster's REST mapping (does an override name a real resource?)
 live in `adapter.rules.resources`; this module needs nothing but the file.
+
+One key is this adapter's own: `emptyResult` on a rule of `rules` or `externalRules`
+(see `EmptyResult`). prometheus-adapter's strict loading rejects it, so a config that
+uses it no longer loads there; `rules check` says so.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +103,25 @@ class NameMapping:
     effective_as: str = ""
 
 
+class EmptyResult(enum.StrEnum):
+    """`emptyResult`: what a query that returns no sample for an object (custom metrics)
+    or no sample at all (external metrics) means.
+
+    `notFound`, the default, answers 404 "the server could not find the metric": the
+    HPA then leaves the workload alone (no scale-down on missing data), where reading
+    the silence as 0 has scaled production workloads down in other adapters.
+    `zero` is for metrics whose absence really means zero (a counter of errors that
+    only appears after the first error): the value is reported as `0`.
+    """
+
+    NOT_FOUND = "notFound"
+    ZERO = "zero"
+
+
+EXTENSION_FIELDS = ("emptyResult",)
+"""Rule keys this adapter reads that prometheus-adapter does not know (and rejects)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DiscoveryRule:
     """One entry of `rules` or `externalRules`."""
@@ -110,6 +134,10 @@ class DiscoveryRule:
     name: NameMapping
     metrics_query: Template | None
     metrics_query_text: str
+    empty_result: EmptyResult = EmptyResult.NOT_FOUND
+    """`emptyResult` (this adapter's extension); see `EmptyResult`."""
+    extensions: tuple[str, ...] = ()
+    """Extension keys the rule spells out, for `rules check`'s compatibility note."""
 
     @property
     def location(self) -> str:
@@ -289,7 +317,7 @@ class _Builder:
     def discovery_rule(self, raw: object, section: str, index: int) -> DiscoveryRule | None:
         path = f"{section}[{index}]"
         known = ("seriesQuery", "seriesFilters", "resources", "name", "metricsQuery")
-        fields = self.mapping(raw, path, known)
+        fields = self.mapping(raw, path, (*known, *EXTENSION_FIELDS))
         if fields is None:
             return None
         series_query = self.string(fields.get("seriesQuery"), f"{path}.seriesQuery")
@@ -306,6 +334,7 @@ class _Builder:
         name = self.name_mapping(fields.get("name"), f"{path}.name")
         query_text = self.string(fields.get("metricsQuery"), f"{path}.metricsQuery")
         query = self.template(query_text, f"{path}.metricsQuery", "metrics-query")
+        empty_result = self.empty_result(fields.get("emptyResult"), f"{path}.emptyResult")
         return DiscoveryRule(
             section=section,
             index=index,
@@ -315,7 +344,20 @@ class _Builder:
             name=name,
             metrics_query=query,
             metrics_query_text=query_text,
+            empty_result=empty_result,
+            extensions=tuple(key for key in EXTENSION_FIELDS if key in fields),
         )
+
+    def empty_result(self, value: object, path: str) -> EmptyResult:
+        text = self.string(value, path)
+        if not text:
+            return EmptyResult.NOT_FOUND
+        try:
+            return EmptyResult(text)
+        except ValueError:
+            choices = ", ".join(member.value for member in EmptyResult)
+            self.problem(path, f"unknown value {text!r} (one of: {choices})")
+            return EmptyResult.NOT_FOUND
 
     def series_filter(self, raw: object, path: str) -> SeriesFilter | None:
         fields = self.mapping(raw, path, ("is", "isNot"))

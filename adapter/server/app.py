@@ -4,12 +4,11 @@ Owns `create_app` and the outermost middleware that turns every failure into a
 metav1.Status response: `StatusError` from providers and parsing, unknown paths
 (404 NotFound, worded as the apiserver's notfoundhandler), and anything unexpected
 (500 InternalError, logged with its traceback). Routes live with their groups
-(`custom_metrics`, `external_metrics`), discovery (`discovery`) and health (`health`).
+(`custom_metrics`, `external_metrics`, `resource_metrics` for metrics.k8s.io), discovery
+(`discovery`) and health (`health`).
 
-Slots for later work:
+Slot for later work:
 
-- metrics.k8s.io (PodMetrics/NodeMetrics): a `resource_metrics` module providing a
-  `state.ServedAPI`, added to `served` below when its provider is given.
 - Authentication and authorization (front-proxy client certificates, TokenReview,
   SubjectAccessReview): pass them as `middlewares`. They run inside the Status-error
   middleware, so raising `StatusError` (401 Unauthorized, 403 Forbidden) gives a proper
@@ -27,14 +26,20 @@ from typing import Final
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from prometheus_client import CollectorRegistry
 
 import adapter
 from adapter.k8s import status
-from adapter.providers.base import CustomMetricsProvider, ExternalMetricsProvider
-from adapter.server import discovery, health, responses
+from adapter.providers.base import (
+    CustomMetricsProvider,
+    ExternalMetricsProvider,
+    ResourceMetricsProvider,
+)
+from adapter.server import discovery, health, responses, selfmetrics
 from adapter.server.custom_metrics import CustomMetricsAPI
 from adapter.server.documents import VersionInfo
 from adapter.server.external_metrics import ExternalMetricsAPI
+from adapter.server.resource_metrics import ResourceMetricsAPI
 from adapter.server.state import (
     LIFECYCLE,
     READINESS,
@@ -100,8 +105,10 @@ def create_app(
     custom: CustomMetricsProvider | None,
     external: ExternalMetricsProvider | None,
     readiness: Readiness,
+    resource: ResourceMetricsProvider | None = None,
     version: VersionInfo | None = None,
     middlewares: Sequence[Middleware] = (),
+    metrics: CollectorRegistry | None = None,
 ) -> web.Application:
     """The aggregated API server's application.
 
@@ -114,6 +121,8 @@ def create_app(
         served.append(CustomMetricsAPI(custom))
     if external is not None:
         served.append(ExternalMetricsAPI(external))
+    if resource is not None:
+        served.append(ResourceMetricsAPI(resource))
 
     app = web.Application(middlewares=[status_errors, *middlewares])
     app[SERVED_APIS] = tuple(served)
@@ -125,5 +134,7 @@ def create_app(
     for api in served:
         api.add_routes(app.router)
     health.add_routes(app.router)
+    if metrics is not None:  # the process' own /metrics (adapter.server.selfmetrics)
+        selfmetrics.add_routes(app, metrics)
     app.on_response_prepare.append(_drop_server_header)
     return app

@@ -81,7 +81,47 @@ def compatibility_warnings(config: MetricsDiscoveryConfig) -> list[Warning_]:
                     "empty: every request for this rule's metrics will fail",
                 )
             )
+        for key in rule.extensions:
+            warnings.append(
+                Warning_(
+                    config.source,
+                    f"{rule.location}.{key}",
+                    "an extension of this adapter: prometheus-adapter rejects the whole file "
+                    "(unknown field)",
+                )
+            )
+    resource_rules = config.resource_rules
+    if resource_rules is not None:
+        for name in ("cpu", "memory"):
+            resource_rule = getattr(resource_rules, name)
+            for field, template, serves in (
+                ("containerQuery", resource_rule.container_query, "pod"),
+                ("nodeQuery", resource_rule.node_query, "node"),
+            ):
+                if template is None:
+                    warnings.append(
+                        Warning_(
+                            config.source,
+                            f"resourceRules.{name}.{field}",
+                            f"empty: no {serve_text(serves)} will have metrics "
+                            "(a pod or node needs both cpu and memory)",
+                        )
+                    )
+        if not resource_rules.window_text:
+            warnings.append(
+                Warning_(
+                    config.source,
+                    "resourceRules.window",
+                    'not set: every item reports a window of "0s"',
+                )
+            )
     return warnings
+
+
+def serve_text(kind: str) -> str:
+    return (
+        "pod (kubectl top pods, CPU/memory HPAs)" if kind == "pod" else "node (kubectl top nodes)"
+    )
 
 
 def check(paths: Sequence[str], err: TextIO) -> int:
@@ -173,7 +213,32 @@ def explain_document(registry: Registry, config: MetricsDiscoveryConfig) -> dict
     }
 
 
-def print_explain_text(document: Mapping[str, Any], out: TextIO) -> None:
+def resource_summary(config: MetricsDiscoveryConfig) -> list[str]:
+    """How `resourceRules` serve metrics.k8s.io, for people reading `rules explain`."""
+    rules = config.resource_rules
+    if rules is None:
+        return []
+    lines: list[str] = []
+    for name in ("cpu", "memory"):
+        rule = getattr(rules, name)
+        objects = [
+            kind
+            for kind, template in (("pods", rule.container_query), ("nodes", rule.node_query))
+            if template is not None
+        ]
+        label = rule.container_label or "(none: one unnamed container per pod)"
+        lines.append(
+            f"{name}: {', '.join(objects) or 'nothing'}; container label {label}; "
+            "one query per namespace for pods, one for all nodes"
+        )
+    window = rules.window_text or "0s (not set)"
+    lines.append(f"window: {window}")
+    return lines
+
+
+def print_explain_text(
+    document: Mapping[str, Any], out: TextIO, resource_details: Sequence[str] = ()
+) -> None:
     custom = document["custom"]
     print(f"custom.metrics.k8s.io: {len(custom)} metric(s)", file=out)
     rows: list[tuple[str, ...]] = [("METRIC", "RESOURCE", "SCOPE", "SERIES", "RULE")]
@@ -198,6 +263,8 @@ def print_explain_text(document: Mapping[str, Any], out: TextIO) -> None:
         f"\nmetrics.k8s.io: {', '.join(served) if served else 'not served (no resourceRules)'}",
         file=out,
     )
+    for line in resource_details:
+        print(f"  {line}", file=out)
 
 
 def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
@@ -262,7 +329,7 @@ def explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.output == "json":
         print(json.dumps(document, indent=2), file=out)
     else:
-        print_explain_text(document, out)
+        print_explain_text(document, out, resource_summary(config))
     return EXIT_OK
 
 
@@ -292,12 +359,27 @@ def query(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except (OSError, ValueError, yaml.YAMLError) as error:
         print(f"error: {error}", file=err)
         return EXIT_INVALID
-    objects = StaticObjects([name for name in args.objects.split(",") if name])
+    names = [name for name in args.objects.split(",") if name]
+    objects = StaticObjects(names)
     from adapter.tools import request_preview
 
+    if _is_resource_list(args.path) and not names:
+        print(
+            "note: metrics.k8s.io lists query the running pods (or nodes) the cluster has; "
+            "name them with --objects NS/NAME,... to see the queries",
+            file=err,
+        )
     try:
         preview = asyncio.run(
-            request_preview.preview(args.path, registry, mapper, objects, args.prometheus_url)
+            request_preview.preview(
+                args.path,
+                registry,
+                mapper,
+                objects,
+                args.prometheus_url,
+                resource_rules=config.resource_rules,
+                objects_by_name=names,
+            )
         )
     except status.StatusError as error:
         print(json.dumps(error.to_status(), indent=2), file=out)
@@ -313,6 +395,16 @@ def query(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if preview.response is not None:
             print(json.dumps(preview.response, indent=2), file=out)
     return EXIT_OK
+
+
+def _is_resource_list(path: str) -> bool:
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    if parts[:3] != ["apis", "metrics.k8s.io", "v1beta1"]:
+        return False
+    rest = parts[3:]
+    return rest in (["pods"], ["nodes"]) or (
+        len(rest) == 3 and rest[0] == "namespaces" and rest[2] == "pods"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
