@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from adapter.k8s.selectors import LabelSelector, Operator
+from adapter.k8s.status import go_quote
 
 
 class MatcherError(ValueError):
@@ -50,47 +51,6 @@ class QueryPart:
 
 
 _EQUALITY = (Operator.EQUALS, Operator.DOUBLE_EQUALS)
-
-
-def go_quote(value: str) -> str:
-    """Go's `strconv.Quote` (what `%q` prints): printable runes kept, the rest escaped."""
-    out = ['"']
-    for char in value:
-        if char == '"':
-            out.append('\\"')
-        elif char == "\\":
-            out.append("\\\\")
-        elif char.isprintable():
-            out.append(char)
-        else:
-            out.append(_escape(char))
-    out.append('"')
-    return "".join(out)
-
-
-_SHORT_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
-
-
-def _escape(char: str) -> str:
-    if char in _SHORT_ESCAPES:
-        return _SHORT_ESCAPES[char]
-    code = ord(char)
-    if code < 0x80:
-        return f"\\x{code:02x}"
-    if 0xD800 <= code <= 0xDFFF:
-        # A lone surrogate is not valid UTF-8; Go would see the replacement character.
-        return "\\ufffd"
-    if code < 0x10000:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
 
 
 def matcher(label: str, op: str, value: str) -> str:
