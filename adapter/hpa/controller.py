@@ -47,8 +47,6 @@ from adapter.cluster.events import EventRecorder
 from adapter.cluster.watching import Informer
 from adapter.hpa import exporting, objects, snapshot
 from adapter.hpa.caches import PodIndex, SelectorStore
-from adapter.hpa.calculation import MetricsSource
-from adapter.hpa.conditions import CONDITION_FALSE
 from adapter.hpa.exporting import HPAExporter, MetricObservation
 from adapter.hpa.fetching import (
     Fetched,
@@ -59,74 +57,29 @@ from adapter.hpa.fetching import (
     fetch_all,
     record_metrics,
 )
-from adapter.hpa.model import SCALING_ACTIVE, HorizontalPodAutoscaler, Pod, Scale
+from adapter.hpa.model import HorizontalPodAutoscaler, Pod, Scale
 from adapter.hpa.queueing import QueueShutDown, WorkQueue
 from adapter.hpa.records import DecisionRecorder, snapshot_document
 from adapter.hpa.settings import HPASettings, Mode
 from adapter.hpa.sync import (
-    ControllerConfig,
     ControllerMemory,
     Decision,
     ScaleReadError,
     SyncResult,
+    decide,
     finish,
     scale_from_api,
 )
-from adapter.hpa.sync import _Sync as _PureSync
 from adapter.k8s.resources import ResourceInfo, RestMapper, UnknownResourceError
 from adapter.k8s.selectors import LabelSelector, SelectorError
 from adapter.k8s.timefmt import format_time
 
-__all__ = ["HorizontalController", "SyncOutcome", "decide"]
+__all__ = ["HorizontalController", "SyncOutcome"]
 
 log = logging.getLogger(__name__)
 
 COMPONENT = "horizontal-pod-autoscaler"
 """The Events' source component, kube-controller-manager's."""
-
-
-class _Sync(_PureSync):
-    """The pure sync plus the one check that needs the other HPAs: AmbiguousSelector,
-    made where upstream's validateAndParseSelector makes it (after the selector parsed,
-    before any metric is computed)."""
-
-    def __init__(
-        self,
-        hpa: HorizontalPodAutoscaler,
-        scale: Scale | ScaleReadError,
-        pods: Sequence[Pod],
-        metrics: MetricsSource,
-        memory: ControllerMemory,
-        now: datetime,
-        config: ControllerConfig,
-        ambiguous: str | None,
-    ) -> None:
-        super().__init__(hpa, scale, pods, metrics, memory, now, config)
-        self._ambiguous = ambiguous
-
-    def compute_replicas_for_metrics(self, scale: Scale) -> Any:
-        if self._ambiguous is not None:
-            message = self._ambiguous
-            self.event("Warning", "AmbiguousSelector", message)
-            self.set_condition(SCALING_ACTIVE, CONDITION_FALSE, "AmbiguousSelector", message)
-            return -1, "", None, message, (), 0, False
-        return super().compute_replicas_for_metrics(scale)
-
-
-def decide(
-    hpa: HorizontalPodAutoscaler,
-    scale: Scale | ScaleReadError,
-    pods: Sequence[Pod],
-    metrics: MetricsSource,
-    memory: ControllerMemory,
-    now: datetime,
-    config: ControllerConfig,
-    *,
-    ambiguous: str | None = None,
-) -> Decision:
-    """`adapter.hpa.sync.decide`, with the AmbiguousSelector outcome when `ambiguous`
-    (the message) is given."""
-    return _Sync(hpa, scale, pods, metrics, memory, now, config, ambiguous).run()
 
 
 @dataclass(frozen=True, slots=True)

@@ -293,9 +293,13 @@ class _Sync:
         memory: ControllerMemory,
         now: datetime,
         config: ControllerConfig,
+        ambiguous: str | None = None,
     ) -> None:
         self.hpa = hpa
         self.scale = scale
+        self.ambiguous = ambiguous
+        """Set when another HPA's selector overlaps this one's: the AmbiguousSelector
+        message (only the running loop knows the other HPAs)."""
         self.pods = pods
         self.metrics = metrics
         self.memory = memory
@@ -594,6 +598,11 @@ class _Sync:
             self.event("Warning", "InvalidSelector", message)
             self.set_condition(SCALING_ACTIVE, CONDITION_FALSE, "InvalidSelector", message)
             return -1, "", None, message, (), 0, False
+        if self.ambiguous is not None:
+            # validateAndParseSelector: after the selector parsed, before any metric.
+            self.event("Warning", "AmbiguousSelector", self.ambiguous)
+            self.set_condition(SCALING_ACTIVE, CONDITION_FALSE, "AmbiguousSelector", self.ambiguous)
+            return -1, "", None, self.ambiguous, (), 0, False
 
         calculator = ReplicaCalculator(
             self.metrics,
@@ -992,14 +1001,17 @@ def decide(
     memory: ControllerMemory,
     now: datetime,
     config: ControllerConfig,
+    *,
+    ambiguous: str | None = None,
 ) -> Decision:
     """Everything reconcileAutoscaler does before it writes the scale.
 
     `hpa` must already be defaulted. When `decision.rescale` is true the caller writes
     `decision.desired_replicas` to the target's /scale, then calls `finish` with the
-    write's error, if any.
+    write's error, if any. `ambiguous` is the AmbiguousSelector message when another
+    HPA's selector overlaps this one's.
     """
-    return _Sync(hpa, scale, pods, metrics, memory, now, config).run()
+    return _Sync(hpa, scale, pods, metrics, memory, now, config, ambiguous).run()
 
 
 def finish(decision: Decision, write_error: str | None = None) -> SyncResult:

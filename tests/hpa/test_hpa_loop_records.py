@@ -18,7 +18,6 @@ import pytest
 
 from adapter.hpa import objects
 from adapter.hpa.behavior import TimestampedRecommendation
-from adapter.hpa.controller import decide
 from adapter.hpa.fetching import (
     ExternalRequest,
     Fetched,
@@ -32,7 +31,7 @@ from adapter.hpa.fetching import (
 from adapter.hpa.records import DecisionRecorder, snapshot_document
 from adapter.hpa.settings import RecordSettings
 from adapter.hpa.snapshot import evaluate_document, render_result
-from adapter.hpa.sync import ControllerConfig, ControllerMemory, finish, scale_from_api
+from adapter.hpa.sync import ControllerConfig, ControllerMemory, decide, finish, scale_from_api
 
 NOW = datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=UTC)
 STAMP = "2026-11-22T09:59:30Z"
