@@ -43,7 +43,7 @@ class InvalidObject(ValueError):
 def parse_hpa(raw: Mapping[str, Any], gates: FeatureGates) -> HorizontalPodAutoscaler:
     """An autoscaling/v2 HPA as stored, defaulted and validated like a snapshot's."""
     try:
-        return snapshot._hpa(dict(raw), gates)
+        return snapshot.hpa_from_api(dict(raw), gates)
     except (snapshot.SnapshotError, WireError) as err:
         raise InvalidObject(str(err)) from err
 
@@ -51,7 +51,7 @@ def parse_hpa(raw: Mapping[str, Any], gates: FeatureGates) -> HorizontalPodAutos
 def parse_pod(raw: Mapping[str, Any]) -> Pod:
     """A v1 Pod reduced to what the replica calculator reads."""
     try:
-        return snapshot._pod(raw, "pod")
+        return snapshot.pod_from_api(raw, "pod")
     except WireError as err:
         raise InvalidObject(str(err)) from err
 

@@ -356,7 +356,8 @@ def _prefixed(err: WireError, prefix: str) -> SnapshotError:
     return SnapshotError(child(prefix, err.path) if err.path else prefix, err.detail)
 
 
-def _hpa(raw: Any, gates: FeatureGates) -> HorizontalPodAutoscaler:
+def hpa_from_api(raw: Any, gates: FeatureGates) -> HorizontalPodAutoscaler:
+    """An autoscaling/v2 HPA as stored, defaulted and validated as the API server would."""
     if raw is None:
         raise SnapshotError("hpa", "Required value")
     try:
@@ -458,7 +459,8 @@ def _container(raw: Any, path: str) -> Container:
     )
 
 
-def _pod(raw: Any, path: str) -> Pod:
+def pod_from_api(raw: Any, path: str) -> Pod:
+    """A v1 Pod reduced to what the replica calculator reads; errors name `path`."""
     pod = as_map(raw, path)
     metadata = opt_map(pod, "metadata", path) or {}
     mpath = child(path, "metadata")
@@ -519,7 +521,7 @@ def _pods(raw: Any) -> tuple[Pod, ...]:
     if raw is None:
         return ()
     pods, path = _list_items(raw, "pods")
-    return tuple(_pod(item, index(path, position)) for position, item in enumerate(pods))
+    return tuple(pod_from_api(item, index(path, position)) for position, item in enumerate(pods))
 
 
 def _as_lists(raw: Any) -> Any:
@@ -594,7 +596,7 @@ def parse_snapshot(document: Any) -> Snapshot:
         if now is None:
             raise SnapshotError("now", "Required value")
         config = _config(root.get("config"))
-        hpa = _hpa(root.get("hpa"), config.feature_gates)
+        hpa = hpa_from_api(root.get("hpa"), config.feature_gates)
         return Snapshot(
             now=now,
             config=config,
