@@ -108,6 +108,13 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     cluster.add_argument("--client-qps", type=float, default=20.0)
     cluster.add_argument("--client-burst", type=int, default=40)
+    cluster.add_argument(
+        "--object-cache",
+        type=_bool,
+        default=True,
+        metavar="BOOL",
+        help="watch object metadata instead of listing it per request (default true)",
+    )
     apis = serve.add_argument_group("API groups")
     apis.add_argument("--enable-custom-metrics-api", type=_bool, default=True, metavar="BOOL")
     apis.add_argument("--enable-external-metrics-api", type=_bool, default=True, metavar="BOOL")

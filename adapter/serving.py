@@ -12,15 +12,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from aiohttp import web
 
 from adapter.cluster import connection as cluster_connection
 from adapter.cluster import discovery as cluster_discovery
+from adapter.cluster import informers as cluster_informers
 from adapter.cluster import objects as cluster_objects
 from adapter.hpa import flags as hpa_flags
 from adapter.hpa import running as hpa_running
@@ -29,9 +32,15 @@ from adapter.k8s.resources import RestMapper
 from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.settings import PrometheusSettings, parse_header_flags
 from adapter.providers.custom import CustomMetricsProvider
+from adapter.providers.custom import ObjectLister as CustomObjectLister
 from adapter.providers.discovery import Discovery
 from adapter.providers.external import ExternalMetricsProvider
-from adapter.providers.resource import ClusterResourceObjects, ResourceMetricsProvider
+from adapter.providers.resource import (
+    CachedResourceObjects,
+    ClusterResourceObjects,
+    ResourceMetricsProvider,
+    ResourceObjects,
+)
 from adapter.rules.config import ConfigError, MetricsDiscoveryConfig, load_config
 from adapter.rules.registry import RuleSet
 from adapter.rules.resources import check_against_mapper
@@ -71,7 +80,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             relist_interval=args.metrics_relist_interval, max_age=args.metrics_max_age
         ),
         cluster=ClusterSettings(
-            kubeconfig=args.kubeconfig, qps=args.client_qps, burst=args.client_burst
+            kubeconfig=args.kubeconfig,
+            qps=args.client_qps,
+            burst=args.client_burst,
+            object_cache=args.object_cache,
         ),
         api_groups=ApiGroups(
             custom=args.enable_custom_metrics_api,
@@ -109,7 +121,25 @@ async def serve(
                 print(problem, file=sys.stderr)
             return EXIT_CONFIG
         components = build_components(settings, config, mapper, prometheus, cluster, hpa)
+        tune_garbage_collector()
         return await supervise(serve_app(components.app, settings.serving), components.background)
+
+
+GC_YOUNG_THRESHOLD: Final = 20_000
+"""Allocations between collections of the youngest generation (CPython's default: 700).
+A `*` request over 1,000 objects allocates some 10,000 containers that live exactly as
+long as the request and are freed by reference counting; at 700 the collector walks them
+over and over and promotes them to older generations it then walks again: over a
+quarter of the request's CPU in `benchmarks pods` (8.9 ms -> 6.4 ms per request)."""
+
+
+def tune_garbage_collector() -> None:
+    """Once started: what lives for ever (modules, config, mappings) is moved out of the
+    collector's sight (`gc.freeze`), and young collections come less often."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,13 +182,19 @@ def build_components(
         interval=settings.discovery.relist_interval,
         max_age=settings.discovery.effective_max_age,
     )
+    # Object metadata by list and watch (started on first use), else a list per request.
+    cache = cluster_informers.MetadataCache(cluster) if settings.cluster.object_cache else None
     custom = None
     if serve_custom:
+        per_request = cluster_objects.ClusterObjectLister(cluster)
+        lister: CustomObjectLister = per_request
+        if cache is not None:
+            lister = cluster_informers.CachedObjectLister(cache, per_request)
         custom = CustomMetricsProvider(
             lambda: discovery.registry,
             lambda: mapper,
             prometheus,
-            cluster_objects.ClusterObjectLister(cluster),
+            lister,
             query_timeout=settings.query_timeout,
         )
     external = None
@@ -168,11 +204,14 @@ def build_components(
         )
     resource = None
     if serve_resource and config.resource_rules is not None:
+        resource_objects: ResourceObjects = ClusterResourceObjects(cluster)
+        if cache is not None:
+            resource_objects = CachedResourceObjects(cache, resource_objects, mapper)
         resource = ResourceMetricsProvider(
             config.resource_rules,
             mapper,
             prometheus,
-            ClusterResourceObjects(cluster),
+            resource_objects,
             query_timeout=settings.query_timeout,
         )
     served = [
@@ -197,6 +236,9 @@ def build_components(
         custom=custom, external=external, resource=resource, readiness=readiness, metrics=registry
     )
     background: dict[str, Callable[[], Awaitable[None]]] = {"discovery": discovery.run}
+    if cache is not None:
+        background["object-cache"] = cache.supervise
+        app.on_cleanup.append(lambda _: cache.close())
     if hpa is not None:  # `serve --hpa`: the HPA loop in this process (adapter.hpa.running)
         loop = hpa_running.embedded_loop(
             hpa, cluster, mapper, registry, custom=custom, external=external, resource=resource

@@ -80,10 +80,14 @@ async def watch_events(
     *,
     resource_version: str,
     label_selector: str = "",
+    field_selector: str = "",
     timeout: float = MIN_WATCH_TIMEOUT,
+    accept: str = "application/json",
 ) -> AsyncIterator[WatchEvent]:
     """One watch request: its events until the server ends the stream.
 
+    `accept` may ask for PartialObjectMetadata events (the metadata informers of
+    `adapter.cluster.informers`); servers without the transform send whole objects.
     Raises WatchExpired for a 410 (as a response or as an ERROR event), ClusterApiError
     for other refusals and ClusterUnavailable when the connection breaks.
     """
@@ -92,13 +96,15 @@ async def watch_events(
         query.append(("resourceVersion", resource_version))
     if label_selector:
         query.append(("labelSelector", label_selector))
+    if field_selector:
+        query.append(("fieldSelector", field_selector))
     await cluster.limiter.acquire()
     try:
         response = await cluster.api.call_api(
             path,
             "GET",
             query_params=query,
-            header_params={"Accept": "application/json"},
+            header_params={"Accept": accept},
             auth_settings=["BearerToken"],
             _preload_content=False,
             _request_timeout=aiohttp.ClientTimeout(

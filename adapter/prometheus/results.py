@@ -114,6 +114,42 @@ def _labels(metric: Any, path: str, status: int | None) -> dict[str, str]:
     return cast(dict[str, str], metric)
 
 
+_NO_LABELS: dict[str, str] = {}
+
+
+def _well_formed_point(item: Any) -> Sample | None:
+    """A vector element of the usual shape as a Sample, checked with exact type tests
+    (what orjson produces); None for anything else, which `_checked_point` then judges
+    and names. A `*` request decodes one element per object: this is its hot loop."""
+    if type(item) is not dict:
+        return None
+    pair = item.get("value")
+    metric = item.get("metric", _NO_LABELS)
+    if type(pair) is not list or len(pair) != 2 or type(metric) is not dict:
+        return None
+    ts, raw = pair
+    if type(raw) is not str or (type(ts) is not float and type(ts) is not int):
+        return None
+    for label_value in metric.values():
+        if type(label_value) is not str:
+            return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return Sample(metric if metric else {}, float(ts), value)
+
+
+def _checked_point(item: Any, path: str, status: int | None) -> Sample:
+    if not isinstance(item, dict) or "value" not in item:
+        raise PrometheusResponseError(
+            f"{path}: malformed vector element {item!r:.200}", path=path, status=status
+        )
+    point = cast(WireSeriesPoint, item)
+    ts, raw = _value(point["value"], path, status)
+    return Sample(_labels(point.get("metric", {}), path, status), ts, _float(raw, path, status))
+
+
 def decode_query_data(
     data: Any,
     warnings: tuple[str, ...],
@@ -142,17 +178,10 @@ def decode_query_data(
                 f"{path}: vector result is not a list", path=path, status=status
             )
         for item in result:
-            if not isinstance(item, dict) or "value" not in item:
-                raise PrometheusResponseError(
-                    f"{path}: malformed vector element {item!r:.200}", path=path, status=status
-                )
-            point = cast(WireSeriesPoint, item)
-            ts, raw = _value(point["value"], path, status)
-            samples.append(
-                Sample(
-                    _labels(point.get("metric", {}), path, status), ts, _float(raw, path, status)
-                )
-            )
+            sample = _well_formed_point(item)
+            if sample is None:
+                sample = _checked_point(item, path, status)
+            samples.append(sample)
         return QueryResult("vector", tuple(samples), None, warnings, elapsed)
     if result_type == "matrix":
         if not isinstance(result, list):

@@ -1,9 +1,11 @@
 """metrics.k8s.io (PodMetrics, NodeMetrics) from `resourceRules`: what `kubectl top` and
 CPU/memory HPAs read, answered from Prometheus instead of metrics-server.
 
-Per request: the running pods (or the nodes) come from the cluster in one metadata-only
-list call, label selector applied by the API server, field selector (`metadata.name`,
-`metadata.namespace`) applied here, as metrics-server filters its informer's objects.
+Per request: the running pods (or the nodes) come from the cluster's metadata informers
+(`CachedResourceObjects`, as prometheus-adapter keeps a pod informer), or where those
+cannot serve from one metadata-only list call (`ClusterResourceObjects`); field
+selectors (`metadata.name`, `metadata.namespace`) are applied here, as metrics-server
+filters its informer's objects.
 Pods are grouped by namespace and each namespace costs exactly two PromQL queries, the
 rule's cpu and memory `containerQuery` with `.LabelMatchers` =
 `<ns>="NS",<pod>=~"a|b|..."` and `.GroupBy` = `<pod>,<container>`; nodes cost one
@@ -39,11 +41,12 @@ from fractions import Fraction
 from typing import Final, Protocol
 from urllib.parse import quote
 
+from adapter.cluster import informers
 from adapter.cluster import objects as cluster_objects
 from adapter.cluster.connection import Cluster, ClusterError
 from adapter.k8s import status
 from adapter.k8s.quantity import Quantity, QuantityFormat
-from adapter.k8s.resources import GroupResource, RestMapper
+from adapter.k8s.resources import GroupResource, ResourceInfo, RestMapper
 from adapter.k8s.selectors import LabelSelector
 from adapter.prometheus import errors as prom_errors
 from adapter.prometheus.client import PrometheusClient
@@ -107,9 +110,8 @@ class ResourceObjects(Protocol):
 class ClusterResourceObjects:
     """`ResourceObjects` from the API server: one metadata-only list call per request.
 
-    prometheus-adapter keeps an informer of running pods instead; a list per request
-    costs the API server one call but is never stale (a pod created a second ago is
-    there), and the custom metrics API already works this way.
+    What `--object-cache=false` uses, and the cache's fallback where RBAC does not let
+    the adapter watch pods or nodes cluster-wide.
     """
 
     def __init__(self, cluster: Cluster) -> None:
@@ -159,6 +161,76 @@ class ClusterResourceObjects:
                 )
             )
         return found
+
+
+class CachedResourceObjects:
+    """`ResourceObjects` from the cluster's metadata informers: running pods and nodes
+    kept current by watch, as prometheus-adapter keeps its pod informer, so a request
+    asks the API server nothing. Where the cache cannot serve (RBAC without cluster-wide
+    list and watch, a first list that failed), `fallback` lists per request.
+
+    Field selectors are matched here on what the cache keeps (`metadata.name`,
+    `metadata.namespace`), as `ClusterResourceObjects` matches them on its list.
+    """
+
+    def __init__(
+        self, cache: informers.MetadataCache, fallback: ResourceObjects, mapper: RestMapper
+    ) -> None:
+        self._cache = cache
+        self._fallback = fallback
+        self._pods = mapper.resolve(PODS)
+        self._nodes = mapper.resolve(NODES)
+
+    async def running_pods(
+        self, namespace: str | None, labels: LabelSelector, fields: FieldSelector
+    ) -> list[ObjectMetadata]:
+        informer = await self._informer(self._pods, "status.phase=Running")
+        if informer is None:
+            return await self._fallback.running_pods(namespace, labels, fields)
+        return _selected(informer, namespace, labels, fields)
+
+    async def nodes(self, labels: LabelSelector, fields: FieldSelector) -> list[ObjectMetadata]:
+        informer = await self._informer(self._nodes, "")
+        if informer is None:
+            return await self._fallback.nodes(labels, fields)
+        return _selected(informer, None, labels, fields)
+
+    async def _informer(
+        self, info: ResourceInfo, field_selector: str
+    ) -> informers.MetadataInformer | None:
+        try:
+            return await self._cache.informer(info, field_selector)
+        except informers.InformerStopped as err:
+            raise status.service_unavailable(
+                f"unable to list {info.group_resource}: {err}"
+            ) from err
+
+
+def _selected(
+    informer: informers.MetadataInformer,
+    namespace: str | None,
+    labels: LabelSelector,
+    fields: FieldSelector,
+) -> list[ObjectMetadata]:
+    pinned = _pinned_name(fields)
+    found: tuple[informers.CachedObject, ...]
+    if pinned is not None and (namespace is not None or not informer.info.namespaced):
+        # A GET of one pod or node: look it up instead of scanning the namespace.
+        one = informer.get(namespace, pinned)
+        found = (one,) if one is not None and labels.matches(one.labels) else ()
+    else:
+        found = informer.objects(namespace, labels)
+    items = [ObjectMetadata(obj.name, obj.namespace, obj.labels) for obj in found]
+    if fields.is_empty():
+        return items
+    return [item for item in items if fields.matches(item.fields())]
+
+
+def _pinned_name(fields: FieldSelector) -> str | None:
+    for requirement in fields.requirements:
+        if requirement.field == "metadata.name" and not requirement.negated:
+            return requirement.value
+    return None
 
 
 def _server_fields(fields: FieldSelector, base: str) -> str:
