@@ -82,6 +82,9 @@ class PrometheusClient:
         base = URL(settings.url)
         self._base = base.with_query(None).with_fragment(None)
         self._session: aiohttp.ClientSession | None = None
+        self._in_flight: dict[str, asyncio.Future[QueryResult]] = {}
+        """Queries for "now" being answered, by PromQL text: callers asking the same
+        query meanwhile share the answer instead of asking Prometheus again."""
 
     @property
     def settings(self) -> PrometheusSettings:
@@ -144,7 +147,38 @@ class PrometheusClient:
         """Evaluate `promql` at `at` (unix seconds, default now) via `/api/v1/query`.
 
         `deadline` is an absolute event-loop time; without one the call may take
-        `settings.timeout` seconds."""
+        `settings.timeout` seconds.
+
+        Queries for now are coalesced: while one is in flight, the same PromQL asked again
+        waits for that answer (within its own deadline) rather than sending a second one.
+        Many HPAs and clients asking for one metric at once then cost Prometheus one
+        evaluation; the shared answer is at most one query's duration older.
+        """
+        if at is not None:
+            return await self._query(promql, at, deadline)
+        remaining = self._remaining(QUERY_PATH, deadline)
+        shared = self._in_flight.get(promql)
+        if shared is None:
+            shared = asyncio.ensure_future(self._query(promql, None, deadline))
+            self._in_flight[promql] = shared
+            shared.add_done_callback(lambda done: self._forget(promql, done))
+        try:
+            return await asyncio.wait_for(asyncio.shield(shared), remaining)
+        except PrometheusError:
+            raise  # the shared call's own failure (a PrometheusTimeout among them)
+        except TimeoutError as exc:
+            path = self._path(QUERY_PATH)
+            raise PrometheusTimeout(
+                f"{path}: no complete answer within {remaining:.3f}s", path=path
+            ) from exc
+
+    def _forget(self, promql: str, done: asyncio.Future[QueryResult]) -> None:
+        if self._in_flight.get(promql) is done:
+            del self._in_flight[promql]
+        if not done.cancelled():
+            done.exception()  # retrieved: every waiter may have gone already
+
+    async def _query(self, promql: str, at: float | None, deadline: float | None) -> QueryResult:
         loop = asyncio.get_running_loop()
         started = loop.time()
         remaining = self._remaining(QUERY_PATH, deadline)
