@@ -39,8 +39,14 @@ PROMETHEUS_URL ?= http://localhost:9090
 run: venv
 	$(BIN)/python -m adapter serve --prometheus-url $(PROMETHEUS_URL) --config config/default.yaml
 
+# The performance suite (benchmarks/README.md); `make bench BENCH_ARGS=--quick` for a smoke
+# run. The load generator is Debian's wrk: installed here like prometheus.
+BENCH_ARGS ?=
 bench: venv prometheus
-	$(BIN)/python -m benchmarks
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk; }
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
