@@ -42,7 +42,7 @@ from adapter.hpa.sources import (
     parse_pod_metrics_list,
 )
 from adapter.hpa.wire import WireError
-from adapter.k8s import status
+from adapter.k8s import fields, status
 from adapter.k8s.resources import RestMapper, UnknownResourceError
 from adapter.k8s.selectors import LabelSelector
 from adapter.providers import base as providers
@@ -333,7 +333,7 @@ class ProviderMetricsBackend:
                     namespace=request.namespace,
                     name=None,
                     label_selector=request.selector,
-                    field_selector=providers.FieldSelector(),
+                    field_selector=fields.FieldSelector(),
                 )
             )
         )

@@ -45,6 +45,7 @@ from adapter.cluster import informers
 from adapter.cluster import objects as cluster_objects
 from adapter.cluster.connection import Cluster, ClusterError
 from adapter.k8s import status
+from adapter.k8s.fields import FieldRequirement, FieldSelector
 from adapter.k8s.quantity import Quantity, QuantityFormat
 from adapter.k8s.resources import GroupResource, ResourceInfo, RestMapper
 from adapter.k8s.selectors import LabelSelector
@@ -53,8 +54,6 @@ from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.results import QueryResult, Sample
 from adapter.providers.base import (
     ContainerMetricsValue,
-    FieldRequirement,
-    FieldSelector,
     NodeMetricsRequest,
     NodeMetricsValue,
     PodMetricsRequest,

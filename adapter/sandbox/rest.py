@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from adapter.k8s import status
+from adapter.k8s import fields, status
 from adapter.k8s.resources import GroupResource, ResourceInfo
 from adapter.k8s.selectors import (
     LabelSelector,
@@ -160,82 +160,15 @@ def validate_metadata(info: ResourceInfo, metadata: Mapping[str, Any]) -> list[C
 # -- field selectors (apimachinery fields.ParseSelector) -------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class FieldTerm:
-    field: str
-    value: str
-    negated: bool
+FieldTerm = fields.FieldRequirement
 
 
 def parse_field_selector(text: str) -> tuple[FieldTerm, ...]:
-    """`fields.ParseSelector`: comma-separated `f=v`, `f==v`, `f!=v`, backslash escapes."""
-    if not text:
-        return ()
-    terms: list[FieldTerm] = []
-    for part in _split_unescaped(text, ","):
-        if not part:
-            continue
-        for operator, negated in (("!=", True), ("==", False), ("=", False)):
-            index = _find_unescaped(part, operator)
-            if index >= 0:
-                field = part[:index]
-                value = _unescape(part[index + len(operator) :], text)
-                terms.append(FieldTerm(field, value, negated))
-                break
-        else:
-            raise status.bad_request(f"invalid selector: '{text}'; can't understand '{part}'")
-    return tuple(terms)
-
-
-def _split_unescaped(text: str, separator: str) -> list[str]:
-    parts: list[str] = []
-    current: list[str] = []
-    escaped = False
-    for char in text:
-        if escaped:
-            current.append("\\" + char)
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == separator:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    if escaped:
-        current.append("\\")
-    parts.append("".join(current))
-    return parts
-
-
-def _find_unescaped(text: str, needle: str) -> int:
-    index = 0
-    while index < len(text):
-        if text[index] == "\\":
-            index += 2
-            continue
-        if text.startswith(needle, index):
-            return index
-        index += 1
-    return -1
-
-
-def _unescape(value: str, whole: str) -> str:
-    out: list[str] = []
-    index = 0
-    while index < len(value):
-        char = value[index]
-        if char == "\\":
-            if index + 1 >= len(value) or value[index + 1] not in "\\,=!":
-                raise status.bad_request(
-                    f"invalid field selector: invalid escape sequence in {whole!r}"
-                )
-            out.append(value[index + 1])
-            index += 2
-            continue
-        out.append(char)
-        index += 1
-    return "".join(out)
+    """`fields.ParseSelector`; a selector that does not parse is a 400, as the API says."""
+    try:
+        return fields.FieldSelector.parse(text).requirements
+    except fields.FieldSelectorError as err:
+        raise status.bad_request(str(err)) from err
 
 
 _POD_FIELDS: dict[str, Callable[[Mapping[str, Any]], str]] = {

@@ -35,10 +35,9 @@ from typing import Any, Final, NotRequired, TypedDict
 from aiohttp import web
 
 from adapter.k8s import status, timefmt
+from adapter.k8s.fields import FieldSelector, FieldSelectorError
 from adapter.k8s.quantity import Quantity
 from adapter.providers.base import (
-    FieldSelector,
-    FieldSelectorError,
     NodeMetricsRequest,
     NodeMetricsValue,
     PodMetricsRequest,

@@ -22,12 +22,12 @@ from aiohttp import web
 from yarl import URL
 
 from adapter.k8s import status
+from adapter.k8s.fields import FieldSelector
 from adapter.k8s.resources import RestMapper
 from adapter.k8s.selectors import LabelSelector
 from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.results import QueryResult
 from adapter.prometheus.settings import PrometheusSettings
-from adapter.providers.base import FieldSelector
 from adapter.providers.custom import CustomMetricsProvider, ObjectLister
 from adapter.providers.external import ExternalMetricsProvider
 from adapter.providers.resource import ObjectMetadata, ResourceMetricsProvider

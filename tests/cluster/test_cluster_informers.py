@@ -28,9 +28,9 @@ from support.apiserver import node, pod
 from adapter import cli, serving
 from adapter.cluster import connection, informers, objects
 from adapter.k8s import status
+from adapter.k8s.fields import FieldRequirement, FieldSelector
 from adapter.k8s.resources import GroupResource, ResourceInfo, RestMapper
 from adapter.k8s.selectors import LabelSelector
-from adapter.providers.base import FieldRequirement, FieldSelector
 from adapter.providers.resource import CachedResourceObjects, ClusterResourceObjects
 from adapter.sandbox.access import PolicyRule, RuleAuthorizer, rules_for
 from adapter.sandbox.apiserver import RunningApiServer, run_apiserver

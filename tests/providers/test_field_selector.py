@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapter.providers.base import FieldRequirement, FieldSelector, FieldSelectorError
+from adapter.k8s.fields import FieldRequirement, FieldSelector, FieldSelectorError
 from adapter.providers.resource import ObjectMetadata
 
 

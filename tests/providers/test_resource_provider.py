@@ -16,13 +16,14 @@ import pytest
 from support.prometheus import PrometheusProcess, SeriesData, default_dataset
 
 from adapter.k8s import status
+from adapter.k8s.fields import FieldSelector
 from adapter.k8s.resources import RestMapper
 from adapter.k8s.selectors import LabelSelector
 from adapter.prometheus import errors as prom_errors
 from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.results import QueryResult
 from adapter.prometheus.settings import PrometheusSettings
-from adapter.providers.base import FieldSelector, NodeMetricsRequest, PodMetricsRequest
+from adapter.providers.base import NodeMetricsRequest, PodMetricsRequest
 from adapter.providers.custom import prometheus_failure
 from adapter.providers.resource import ResourceMetricsProvider
 from adapter.rules.config import parse_config
