@@ -10,16 +10,14 @@ Expected shapes follow custom-metrics-apiserver's handlers and k8s.io/metrics' t
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.adapter import running_adapter
+from support.adapter import raw, running_adapter
 from support.apiserver import pod
 from support.faultproxy import Cut, FaultProxy
-from support.kubectl import get_raw
 from support.prometheus import PrometheusProcess, SeriesData, default_dataset
 
 from adapter.k8s.quantity import Quantity
@@ -70,13 +68,6 @@ def e2e_cluster(cluster_state: ClusterState) -> ClusterState:
     cluster_state.create(pod("batch-1", "e2e", {"app": "batch"}))  # no series at all
     cluster_state.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}})
     return cluster_state
-
-
-async def raw(url: str, path: str, tmp_path: Path) -> tuple[int, Any]:
-    result = await get_raw(url, path, tmp_path / "kubectl")
-    if result.returncode == 0:
-        return 0, json.loads(result.stdout)
-    return result.returncode, result.stderr
 
 
 @pytest.fixture

@@ -16,30 +16,19 @@ says `emptyResult: zero`; Prometheus unreachable is a 503.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.adapter import raw, running_adapter
 from support.faultproxy import Cut, FaultProxy
-from support.kubectl import get_raw
 from support.prometheus import PrometheusProcess, SeriesData, default_dataset
 
-from adapter.cluster import connection as cluster_connection
-from adapter.cluster import discovery as cluster_discovery
 from adapter.k8s import timefmt
-from adapter.prometheus.client import PrometheusClient
-from adapter.prometheus.settings import PrometheusSettings
-from adapter.rules.config import parse_config
 from adapter.sandbox.apiserver import RunningApiServer
 from adapter.sandbox.store import ClusterState
-from adapter.server.running import running
-from adapter.server.tls import ServingSettings
-from adapter.serving import build_components
-from adapter.settings import ApiGroups, Settings
+from adapter.settings import ApiGroups
 
 CONFIG = """
 rules:
@@ -108,52 +97,11 @@ def _external_series(data: SeriesData) -> None:
     data.gauge("ext_odd_values", {"case": "nan"}, math.nan)
 
 
-@contextlib.asynccontextmanager
-async def adapter_url(
-    apiserver: RunningApiServer,
-    prometheus_url: str,
-    tmp_path: Path,
-    *,
-    api_groups: ApiGroups | None = None,
-) -> AsyncIterator[str]:
-    """The adapter wired as `serve` wires it, with the given API group switches."""
-    kubeconfig = apiserver.write_kubeconfig(tmp_path / "adapter" / "kubeconfig")
-    settings = Settings(
-        config_file="e2e.yaml",
-        prometheus=PrometheusSettings(url=prometheus_url, timeout=5.0),
-        serving=ServingSettings(
-            secure_port=0, bind_address="127.0.0.1", cert_dir=str(tmp_path / "certs")
-        ),
-        api_groups=api_groups or ApiGroups(),
-        query_timeout=5.0,
-    )
-    async with (
-        PrometheusClient(settings.prometheus) as prometheus,
-        cluster_connection.connect(
-            str(kubeconfig), qps=settings.cluster.qps, burst=settings.cluster.burst
-        ) as cluster,
-    ):
-        mapper = await cluster_discovery.fetch_rest_mapper(cluster)
-        components = build_components(
-            settings, parse_config(CONFIG, "e2e.yaml"), mapper, prometheus, cluster
-        )
-        await components.discovery.relist()
-        async with running(components.app, settings.serving) as url:
-            yield url
-
-
-async def raw(url: str, path: str, tmp_path: Path) -> tuple[int, Any]:
-    result = await get_raw(url, path, tmp_path / "kubectl")
-    if result.returncode == 0:
-        return 0, json.loads(result.stdout)
-    return result.returncode, result.stderr
-
-
 @pytest.fixture
 async def adapter(
     apiserver: RunningApiServer, prometheus: PrometheusProcess, tmp_path: Path
 ) -> AsyncIterator[str]:
-    async with adapter_url(apiserver, prometheus.url, tmp_path) as url:
+    async with running_adapter(apiserver, prometheus.url, tmp_path, CONFIG) as url:
         yield url
 
 
@@ -244,7 +192,7 @@ async def test_label_selector_operators_become_promql_matchers(
     requirements in key order, then the namespace matcher."""
     from urllib.parse import quote
 
-    async with adapter_url(apiserver, fault_proxy.url, tmp_path) as url:
+    async with running_adapter(apiserver, fault_proxy.url, tmp_path, CONFIG) as url:
         fault_proxy.requests.clear()
         path = f"{BASE}/namespaces/ext/ext_queue_messages?labelSelector={quote(selector)}"
         code, document = await raw(url, path, tmp_path)
@@ -268,7 +216,7 @@ async def test_unsupported_operator_is_a_500_as_upstream(adapter: str, tmp_path:
 async def test_not_namespaced_rule_drops_the_namespace_matcher(
     apiserver: RunningApiServer, fault_proxy: FaultProxy, tmp_path: Path
 ) -> None:
-    async with adapter_url(apiserver, fault_proxy.url, tmp_path) as url:
+    async with running_adapter(apiserver, fault_proxy.url, tmp_path, CONFIG) as url:
         fault_proxy.requests.clear()
         path = f"{BASE}/namespaces/anywhere/ext_global_backlog?labelSelector=region%3Deu"
         code, document = await raw(url, path, tmp_path)
@@ -368,7 +316,7 @@ async def test_unusable_queries_are_500_unable_to_fetch(
 async def test_prometheus_unreachable_is_a_503(
     apiserver: RunningApiServer, fault_proxy: FaultProxy, tmp_path: Path
 ) -> None:
-    async with adapter_url(apiserver, fault_proxy.url, tmp_path) as url:
+    async with running_adapter(apiserver, fault_proxy.url, tmp_path, CONFIG) as url:
         fault_proxy.mode = Cut()
         code, stderr = await raw(url, f"{BASE}/namespaces/ext/ext_queue_messages", tmp_path)
     assert code != 0
@@ -435,7 +383,9 @@ async def test_api_groups_switch_off(
         "external.metrics.k8s.io": switches.external,
         "metrics.k8s.io": switches.resource,
     }
-    async with adapter_url(apiserver, prometheus.url, tmp_path, api_groups=switches) as url:
+    async with running_adapter(
+        apiserver, prometheus.url, tmp_path, CONFIG, api_groups=switches
+    ) as url:
         code, document = await raw(url, "/apis", tmp_path)
         assert code == 0, document
         listed = {group["name"] for group in document["groups"]}

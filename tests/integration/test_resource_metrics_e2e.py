@@ -18,7 +18,6 @@ millicores), a container missing one resource carries only the other (upstream w
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -26,24 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.adapter import raw, running_adapter
 from support.apiserver import pod
 from support.faultproxy import Cut, FaultProxy
 from support.kubectl import get_raw, kubectl
 from support.prometheus import PrometheusProcess, SeriesData
 
-from adapter.cluster import connection as cluster_connection
-from adapter.cluster import discovery as cluster_discovery
 from adapter.k8s import timefmt
 from adapter.k8s.quantity import Quantity
-from adapter.prometheus.client import PrometheusClient
-from adapter.prometheus.settings import PrometheusSettings
-from adapter.rules.config import MetricsDiscoveryConfig, load_config
+from adapter.rules.config import load_config
 from adapter.sandbox.apiserver import RunningApiServer
 from adapter.sandbox.store import APIServiceBackend, ClusterState
-from adapter.server.running import running
-from adapter.server.tls import ServingSettings
-from adapter.serving import build_components
-from adapter.settings import Settings
 
 REPO = Path(__file__).parents[2]
 DEFAULT_CONFIG = REPO / "config" / "default.yaml"
@@ -118,43 +110,6 @@ def populate(state: ClusterState) -> None:
     state.create(_node("top-node-2"))  # no node-exporter series
 
 
-@contextlib.asynccontextmanager
-async def adapter_url(
-    apiserver: RunningApiServer,
-    prometheus_url: str,
-    tmp_path: Path,
-    config: MetricsDiscoveryConfig | None = None,
-) -> AsyncIterator[str]:
-    kubeconfig = apiserver.write_kubeconfig(tmp_path / "adapter" / "kubeconfig")
-    settings = Settings(
-        config_file=str(DEFAULT_CONFIG),
-        prometheus=PrometheusSettings(url=prometheus_url, timeout=5.0),
-        serving=ServingSettings(
-            secure_port=0, bind_address="127.0.0.1", cert_dir=str(tmp_path / "certs")
-        ),
-        query_timeout=5.0,
-    )
-    async with (
-        PrometheusClient(settings.prometheus) as prometheus,
-        cluster_connection.connect(
-            str(kubeconfig), qps=settings.cluster.qps, burst=settings.cluster.burst
-        ) as cluster,
-    ):
-        mapper = await cluster_discovery.fetch_rest_mapper(cluster)
-        components = build_components(
-            settings, config or load_config(DEFAULT_CONFIG), mapper, prometheus, cluster
-        )
-        async with running(components.app, settings.serving) as url:
-            yield url
-
-
-async def raw(url: str, path: str, tmp_path: Path) -> tuple[int, Any]:
-    result = await get_raw(url, path, tmp_path / "kubectl")
-    if result.returncode == 0:
-        return 0, json.loads(result.stdout)
-    return result.returncode, result.stderr
-
-
 @pytest.fixture
 async def adapter(
     apiserver: RunningApiServer,
@@ -163,7 +118,9 @@ async def adapter(
     tmp_path: Path,
 ) -> AsyncIterator[str]:
     populate(cluster_state)
-    async with adapter_url(apiserver, top_prometheus.url, tmp_path) as url:
+    async with running_adapter(
+        apiserver, top_prometheus.url, tmp_path, load_config(DEFAULT_CONFIG)
+    ) as url:
         yield url
 
 
@@ -353,7 +310,7 @@ async def proxied(
     populate(cluster_state)
     async with (
         FaultProxy(top_prometheus.url) as proxy,
-        adapter_url(apiserver, proxy.url, tmp_path) as url,
+        running_adapter(apiserver, proxy.url, tmp_path, load_config(DEFAULT_CONFIG)) as url,
     ):
         yield url, proxy
 
@@ -430,7 +387,9 @@ async def aggregated(
     (front-proxy client certificate over TLS, as kube-aggregator connects); yields the
     admin kubeconfig kubectl uses."""
     populate(cluster_state)
-    async with adapter_url(tls_apiserver, top_prometheus.url, tmp_path) as url:
+    async with running_adapter(
+        tls_apiserver, top_prometheus.url, tmp_path, load_config(DEFAULT_CONFIG)
+    ) as url:
         cluster_state.register_api_service(
             APIServiceBackend("metrics.k8s.io", "v1beta1", url, insecure_skip_tls_verify=True)
         )
@@ -572,7 +531,7 @@ async def test_5000_pods_one_query_per_namespace_per_resource(
     config = load_config(DEFAULT_CONFIG)
     async with (
         FaultProxy(crowd_prometheus.url) as proxy,
-        adapter_url(apiserver, proxy.url, tmp_path, config) as url,
+        running_adapter(apiserver, proxy.url, tmp_path, config) as url,
     ):
         proxy.requests.clear()
         cluster_state.audit_log = []

@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from adapter.cluster import connection as cluster_connection
 from adapter.cluster import discovery as cluster_discovery
 from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.settings import PrometheusSettings
-from adapter.rules.config import parse_config
+from adapter.rules.config import MetricsDiscoveryConfig, parse_config
 from adapter.sandbox.apiserver import RunningApiServer
 from adapter.server.running import running
 from adapter.server.tls import ServingSettings
 from adapter.serving import build_components
-from adapter.settings import Settings
+from adapter.settings import ApiGroups, Settings
+from support.kubectl import get_raw
 
 
 @contextlib.asynccontextmanager
 async def running_adapter(
-    apiserver: RunningApiServer, prometheus_url: str, tmp_path: Path, config: str
+    apiserver: RunningApiServer,
+    prometheus_url: str,
+    tmp_path: Path,
+    config: str | MetricsDiscoveryConfig,
+    *,
+    api_groups: ApiGroups | None = None,
 ) -> AsyncIterator[str]:
-    """The adapter wired as `serve` wires it, after its first relist, served over HTTPS on
-    loopback; yields its base URL."""
+    """The adapter wired as `serve` wires it (with the given API group switches), after
+    its first relist, served over HTTPS on loopback; yields its base URL."""
     kubeconfig = apiserver.write_kubeconfig(tmp_path / "adapter" / "kubeconfig")
     settings = Settings(
         config_file="e2e.yaml",
@@ -31,9 +39,10 @@ async def running_adapter(
         serving=ServingSettings(
             secure_port=0, bind_address="127.0.0.1", cert_dir=str(tmp_path / "certs")
         ),
+        api_groups=api_groups or ApiGroups(),
         query_timeout=5.0,
     )
-    rules = parse_config(config, "e2e.yaml")
+    rules = parse_config(config, "e2e.yaml") if isinstance(config, str) else config
     async with (
         PrometheusClient(settings.prometheus) as prometheus,
         cluster_connection.connect(
@@ -45,3 +54,11 @@ async def running_adapter(
         await components.discovery.relist()  # what `serve` waits for before it is ready
         async with running(components.app, settings.serving) as url:
             yield url
+
+
+async def raw(url: str, path: str, tmp_path: Path) -> tuple[int, Any]:
+    """`kubectl get --raw PATH`: (0, the parsed JSON) or (exit status, kubectl's stderr)."""
+    result = await get_raw(url, path, tmp_path / "kubectl")
+    if result.returncode == 0:
+        return 0, json.loads(result.stdout)
+    return result.returncode, result.stderr
