@@ -149,9 +149,14 @@ async def serve_cluster(args: argparse.Namespace) -> None:
 def measure_decide(iterations: int) -> dict[str, float]:
     """Seconds per call of the pure calculation for one HPA of the benchmark's shape."""
     from adapter.hpa import objects
-    from adapter.hpa.controller import decide
     from adapter.hpa.fetching import Fetched, FetchedMetricsSource, ProbeSource
-    from adapter.hpa.sync import ControllerConfig, ControllerMemory, finish, scale_from_api
+    from adapter.hpa.sync import (
+        ControllerConfig,
+        ControllerMemory,
+        decide,
+        finish,
+        scale_from_api,
+    )
 
     use_test_support()
     from support.apiserver import pod
@@ -411,7 +416,10 @@ def run(options: Options) -> Result:
         workdir = Path(tempfile.mkdtemp(prefix=f"bench-hpa-{count}-"))
         try:
             with rig(count, workdir) as servers:
-                variants = [("hpa run", run_standalone, []), ("serve --hpa", run_embedded, [])]
+                variants: list[tuple[str, Any, list[str]]] = [
+                    ("hpa run", run_standalone, []),
+                    ("serve --hpa", run_embedded, []),
+                ]
                 if count == max(sizes):
                     # The default 5 workers wait on the servers more than they compute;
                     # how far more of them go on this machine:
