@@ -14,17 +14,21 @@ unreachable (`ClusterUnavailable`, a ConnectionError) or the server saying no
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
+from aiohttp.helpers import get_env_proxy_for_url
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio.config.config_exception import ConfigException
+from yarl import URL
 
 from adapter.k8s import status
 
@@ -39,6 +43,8 @@ __all__ = [
 ]
 
 USER_AGENT = "metrics-adapter/0.1.0"
+
+log = logging.getLogger(__name__)
 
 
 class ClusterError(Exception):
@@ -153,7 +159,7 @@ class Cluster:
             response.release()
         if 200 <= response.status < 300:
             return raw
-        raise ClusterApiError(_status_from_response(response.status, method, raw), method, path)
+        raise ClusterApiError(status_from_response(response.status, method, raw), method, path)
 
     async def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
         raw = await self.request(method, path, **kwargs)
@@ -168,7 +174,7 @@ class Cluster:
         await self.api.close()
 
 
-def _status_from_response(code: int, method: str, raw: bytes) -> status.StatusError:
+def status_from_response(code: int, method: str, raw: bytes) -> status.StatusError:
     """The Status body the server sent, or client-go's stand-in for a non-Status body."""
     try:
         body = orjson.loads(raw)
@@ -210,6 +216,40 @@ async def _load(kubeconfig: str | None, context: str | None) -> Any:
     return configuration
 
 
+def _netrc_present() -> bool:
+    configured = os.environ.get("NETRC")
+    if configured:
+        return Path(configured).exists()
+    return (Path.home() / ".netrc").exists()
+
+
+def _settle_environment(cluster: Cluster) -> bool:
+    """Turn off aiohttp's per-request environment lookups when they cannot change anything.
+
+    kubernetes-asyncio opens its session with `trust_env=True`, so every request looks
+    up the proxy variables and `~/.netrc` again, each in a thread-pool hop: a GET against
+    the API stand-in costs 410 us of CPU that way and 97 us without (measured on 2
+    cores). The environment does not change while the process runs: when no proxy
+    applies to the API server and there is no netrc file, the lookups are turned off;
+    otherwise requests go through the proxy, as client-go's ProxyFromEnvironment would.
+    True when they were turned off.
+    """
+    session = getattr(getattr(cluster.api, "rest_client", None), "pool_manager", None)
+    if not isinstance(session, aiohttp.ClientSession) or not session.trust_env:
+        return False
+    try:
+        get_env_proxy_for_url(URL(cluster.host))
+    except LookupError:
+        pass  # no proxy for the API server: the lookups only cost time
+    else:
+        log.info("requests to %s go through the proxy the environment names", cluster.host)
+        return False
+    if _netrc_present():
+        return False
+    session._trust_env = False
+    return True
+
+
 @asynccontextmanager
 async def connect(
     kubeconfig: str | None = None,
@@ -227,6 +267,7 @@ async def connect(
     cluster = Cluster(
         api=api, host=str(configuration.host), limiter=RateLimiter(qps, burst), timeout=timeout
     )
+    _settle_environment(cluster)
     try:
         yield cluster
     finally:

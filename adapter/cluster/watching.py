@@ -32,7 +32,7 @@ from adapter.cluster.connection import (
     ClusterApiError,
     ClusterError,
     ClusterUnavailable,
-    _status_from_response,
+    status_from_response,
 )
 from adapter.k8s import status
 from adapter.k8s.resources import ResourceInfo
@@ -116,7 +116,7 @@ async def watch_events(
     try:
         if not 200 <= response.status < 300:
             raw = await response.read()
-            error = _status_from_response(response.status, "GET", raw)
+            error = status_from_response(response.status, "GET", raw)
             if error.code == 410:
                 raise WatchExpired(error.message)
             raise ClusterApiError(error, "GET", path)

@@ -32,7 +32,6 @@ from prometheus_client import CollectorRegistry
 
 from adapter.cluster import connection as cluster_connection
 from adapter.cluster import discovery as cluster_discovery
-from adapter.cluster import transport
 from adapter.cluster.connection import Cluster
 from adapter.cluster.events import EventRecorder
 from adapter.cluster.leaderelection import LeaderElectionConfig, LeaderElector, default_identity
@@ -74,9 +73,6 @@ def build_loop(
     *,
     on_sync: Callable[[SyncOutcome], None] | None = None,
 ) -> Loop:
-    # The loop makes hundreds of requests a second: skip aiohttp's per-request proxy
-    # and netrc lookups when they cannot apply (adapter.cluster.transport).
-    transport.settle_environment(cluster)
     events = EventRecorder(cluster, COMPONENT)
     election = settings.leader_election
     exporter = None
