@@ -25,11 +25,13 @@ from adapter.cluster import connection as cluster_connection
 from adapter.cluster import discovery as cluster_discovery
 from adapter.cluster import informers as cluster_informers
 from adapter.cluster import objects as cluster_objects
+from adapter.cluster.connection import ClusterError
 from adapter.hpa import flags as hpa_flags
 from adapter.hpa import running as hpa_running
 from adapter.hpa.settings import HPASettings
 from adapter.k8s.resources import RestMapper
 from adapter.prometheus.client import PrometheusClient
+from adapter.prometheus.errors import PrometheusConfigError
 from adapter.prometheus.settings import PrometheusSettings, parse_header_flags
 from adapter.providers.custom import CustomMetricsProvider
 from adapter.providers.custom import ObjectLister as CustomObjectLister
@@ -47,13 +49,14 @@ from adapter.rules.resources import check_against_mapper
 from adapter.server import app as server_app
 from adapter.server import selfmetrics
 from adapter.server.running import serve as serve_app
-from adapter.server.tls import ServingSettings
+from adapter.server.tls import ServingSettings, TLSConfigError
 from adapter.settings import ApiGroups, ClusterSettings, DiscoverySettings, Settings
 
 log = logging.getLogger(__name__)
 
 EXIT_CONFIG = 2
 EXIT_TASK_DIED = 1
+EXIT_START_UP = 1
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -102,7 +105,12 @@ async def serve_command(args: argparse.Namespace) -> int:
     except (ConfigError, hpa_flags.FlagError) as err:
         print(err, file=sys.stderr)
         return EXIT_CONFIG
-    return await serve(settings, config, hpa)
+    try:
+        return await serve(settings, config, hpa)
+    except (ClusterError, PrometheusConfigError, TLSConfigError) as err:
+        # Start-up cannot reach or configure a dependency: say which, not a traceback.
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_START_UP
 
 
 async def serve(

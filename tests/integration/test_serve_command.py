@@ -84,3 +84,24 @@ async def test_serves_metrics_and_stops_on_sigterm(
             process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, stderr.decode()
+
+
+async def test_unreachable_cluster_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: x}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    process = await _adapter(
+        "--prometheus-url", "http://127.0.0.1:9", "--config", str(config),
+        "--kubeconfig", str(kubeconfig),
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1
+    text = stderr.decode()
+    assert "error: GET http://127.0.0.1:9/api" in text
+    assert "Traceback" not in text
