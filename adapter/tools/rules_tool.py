@@ -22,7 +22,7 @@ import yaml
 from adapter.k8s import status
 from adapter.k8s.resources import ResourceInfo, RestMapper
 from adapter.k8s.selectors import LabelSelector
-from adapter.rules import goregex
+from adapter.rules import goregex, seriesmatch
 from adapter.rules.config import ConfigError, MetricsDiscoveryConfig, load_config
 from adapter.rules.registry import Registry, RegistryBuilder, RuleSet
 from adapter.rules.resources import check_against_mapper
@@ -157,16 +157,26 @@ def read_series_file(path: str) -> list[dict[str, str]]:
     return [{str(k): str(v) for k, v in item.items()} for item in document]
 
 
-def registry_from_series(rules: RuleSet, series: Iterable[Mapping[str, str]]) -> Registry:
-    """Discovery over a fixed list: every series is offered to every series query.
+def registry_from_series(
+    rules: RuleSet, series: Iterable[Mapping[str, str]], err: TextIO | None = None
+) -> Registry:
+    """Discovery over a fixed list, standing in for Prometheus' series API.
 
-    The file stands for what Prometheus holds; each rule's own `seriesQuery` is not
-    evaluated against it (that is Prometheus' job), its filters and naming are.
+    Each series query gets the series it selects, as Prometheus would answer it; a
+    query that is not a plain vector selector gets every series, with a warning on
+    `err`.
     """
     items = list(series)
     builder = RegistryBuilder(rules)
     for query in rules.series_queries():
-        builder.add_series(query, items)
+        try:
+            selects = seriesmatch.compile_series_query(query)
+        except seriesmatch.SeriesQueryError as error:
+            if err is not None:
+                print(f"warning: {error}: offering it every series of the file", file=err)
+            builder.add_series(query, items)
+            continue
+        builder.add_series(query, [labels for labels in items if selects(labels)])
     return builder.build()
 
 
@@ -311,7 +321,7 @@ async def _cluster_mapper(kubeconfig: str) -> RestMapper:
 
 def _registry_for(args: argparse.Namespace, rules: RuleSet) -> Registry:
     if args.series:
-        return registry_from_series(rules, read_series_file(args.series))
+        return registry_from_series(rules, read_series_file(args.series), sys.stderr)
     return asyncio.run(registry_from_prometheus(rules, args.prometheus_url, args.metrics_max_age))
 
 
