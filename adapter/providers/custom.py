@@ -14,7 +14,6 @@ answers 200 with no items), so "no data" never looks like an answer. A rule with
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from adapter.k8s.selectors import LabelSelector
 from adapter.prometheus import errors as prom_errors
 from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.results import QueryResult
+from adapter.providers import deadlines
 from adapter.providers.base import (
     CustomMetricInfo,
     CustomMetricRequest,
@@ -160,7 +160,7 @@ class CustomMetricsProvider:
 
     async def query(self, promql: str) -> QueryResult:
         try:
-            deadline = asyncio.get_running_loop().time() + self._query_timeout
+            deadline = deadlines.query_deadline(self._query_timeout)
             result = await self._prometheus.query(promql, deadline=deadline)
         except prom_errors.PrometheusError as err:
             log.error("query failed: %s: %s", err, promql[:500])

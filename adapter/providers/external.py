@@ -22,7 +22,6 @@ The HTTP side (paths, JSON) is `adapter.server.external_metrics`'.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from adapter.k8s.resources import GroupResource
 from adapter.prometheus import errors as prom_errors
 from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.results import QueryResult, Sample
+from adapter.providers import deadlines
 from adapter.providers.base import (
     ExternalMetricInfo,
     ExternalMetricRequest,
@@ -106,7 +106,7 @@ class ExternalMetricsProvider:
 
     async def query(self, promql: str) -> QueryResult:
         try:
-            deadline = asyncio.get_running_loop().time() + self._query_timeout
+            deadline = deadlines.query_deadline(self._query_timeout)
             result = await self._prometheus.query(promql, deadline=deadline)
         except prom_errors.PrometheusError as err:
             log.error("query failed: %s: %s", err, promql[:500])

@@ -52,6 +52,7 @@ from adapter.k8s.selectors import LabelSelector
 from adapter.prometheus import errors as prom_errors
 from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.results import QueryResult, Sample
+from adapter.providers import deadlines
 from adapter.providers.base import (
     ContainerMetricsValue,
     NodeMetricsRequest,
@@ -352,7 +353,7 @@ class ResourceMetricsProvider:
             by_namespace.setdefault(pod.namespace, []).append(pod)
         namespaces = sorted(by_namespace)
         at = self._wall_clock()
-        deadline = asyncio.get_running_loop().time() + self._query_timeout
+        deadline = deadlines.query_deadline(self._query_timeout)
         outcomes = await asyncio.gather(
             *(
                 self._namespace_outcome(ns, [pod.name for pod in by_namespace[ns]], at, deadline)
@@ -457,7 +458,7 @@ class ResourceMetricsProvider:
         if nodes:
             names = [node.name for node in nodes]
             at = self._wall_clock()
-            deadline = asyncio.get_running_loop().time() + self._query_timeout
+            deadline = deadlines.query_deadline(self._query_timeout)
             outcome = await self._both(lambda q: q.node_query(names), NODES, at, deadline)
             self._raise_if_nothing_answered([outcome])
             now = self._clock()

@@ -18,6 +18,7 @@ Slot for later work:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import platform
 import sys
@@ -29,7 +30,8 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry
 
 import adapter
-from adapter.k8s import status
+from adapter.k8s import status, timefmt
+from adapter.providers import deadlines
 from adapter.providers.base import (
     CustomMetricsProvider,
     ExternalMetricsProvider,
@@ -100,6 +102,25 @@ async def _drop_server_header(request: web.Request, response: web.StreamResponse
     response.headers.popall("Server", None)
 
 
+@web.middleware
+async def request_deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """`?timeout=` (a Go duration, as Kubernetes clients send it) bounds the queries made
+    for this request; see `adapter.providers.deadlines`."""
+    text = request.query.get("timeout")
+    if not text:
+        return await handler(request)
+    try:
+        seconds = timefmt.parse_go_duration(text)
+    except ValueError as err:
+        # The apiserver's own wording for a timeout it cannot read.
+        raise status.bad_request(f"invalid timeout specified in the request URL: {err}") from err
+    token = deadlines.REQUEST_DEADLINE.set(asyncio.get_running_loop().time() + seconds)
+    try:
+        return await handler(request)
+    finally:
+        deadlines.REQUEST_DEADLINE.reset(token)
+
+
 def create_app(
     *,
     custom: CustomMetricsProvider | None,
@@ -124,7 +145,7 @@ def create_app(
     if resource is not None:
         served.append(ResourceMetricsAPI(resource))
 
-    app = web.Application(middlewares=[status_errors, *middlewares])
+    app = web.Application(middlewares=[status_errors, request_deadline, *middlewares])
     app[SERVED_APIS] = tuple(served)
     app[READINESS] = readiness
     app[LIFECYCLE] = Lifecycle()

@@ -227,3 +227,23 @@ async def test_one_query_per_wildcard_request(
     )
     timeout = queries[0].param("timeout")
     assert timeout is not None and not timeout.startswith("-") and timeout != "0s"
+
+
+async def test_request_timeout_bounds_the_prometheus_timeout(
+    apiserver: RunningApiServer,
+    e2e_cluster: ClusterState,
+    fault_proxy: FaultProxy,
+    tmp_path: Path,
+) -> None:
+    """`?timeout=` (what Kubernetes clients send) caps the `timeout` sent to Prometheus:
+    what is left of the caller's wait, positive, never the adapter's 5 s default."""
+    async with running_adapter(apiserver, fault_proxy.url, tmp_path, CONFIG) as url:
+        fault_proxy.requests.clear()
+        path = "/apis/custom.metrics.k8s.io/v1beta1/namespaces/e2e/pods/*/e2e_http_requests_per_second?timeout=2s"
+        code, document = await raw(url, path, tmp_path)
+        assert code == 0, document
+        bad_code, stderr = await raw(url, path.replace("2s", "soon"), tmp_path)
+    [query] = [r for r in fault_proxy.requests if r.path.endswith("/api/v1/query")]
+    sent = float(query.param("timeout") or "nan")
+    assert 0 < sent <= 2.0
+    assert bad_code != 0 and "Error from server (BadRequest)" in stderr
