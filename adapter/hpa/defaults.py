@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from adapter.hpa.model import SOURCE_KEYS
 from adapter.hpa.wire import (
     WireError,
     as_map,
@@ -55,13 +56,6 @@ _SELECT_POLICIES = ("Disabled", "Max", "Min")
 _POLICY_TYPES = ("Percent", "Pods")
 # validateMetricSpec looks at the sources in this order and validates only the first.
 _SOURCE_FIELDS = ("object", "external", "pods", "resource", "containerResource")
-_FIELD_FOR_TYPE = {
-    "Object": "object",
-    "Pods": "pods",
-    "Resource": "resource",
-    "External": "external",
-    "ContainerResource": "containerResource",
-}
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _STANDARD_CONTAINER_RESOURCES = ("cpu", "memory", "ephemeral-storage")
 
@@ -354,7 +348,7 @@ def _validate_metric(spec: Mapping[str, Any], path: str) -> list[FieldError]:
             present.append(key)
             if len(present) == 1:
                 errors += _validate_source(key, src, child(path, key))
-    expected = _FIELD_FOR_TYPE.get(metric_type)
+    expected = SOURCE_KEYS.get(metric_type)
     if expected is None:
         errors.append(_not_supported(child(path, "type"), metric_type, _METRIC_SOURCE_TYPES))
     elif expected not in present:

@@ -78,6 +78,16 @@ SCALING_LIMITED = "ScalingLimited"
 SCALED_TO_ZERO = "ScaledToZero"
 
 
+SOURCE_KEYS = {
+    "Resource": "resource",
+    "ContainerResource": "containerResource",
+    "Pods": "pods",
+    "Object": "object",
+    "External": "external",
+}
+"""Metric type -> the key of its source in a MetricSpec and of its status in a MetricStatus."""
+
+
 def _go_string_list(values: tuple[str, ...]) -> str:
     return "[" + " ".join(values) + "]"
 

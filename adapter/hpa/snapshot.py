@@ -25,6 +25,7 @@ import yaml
 from adapter.hpa.behavior import ScaleEvent, TimestampedRecommendation
 from adapter.hpa.defaults import apply_defaults, validate_hpa
 from adapter.hpa.model import (
+    SOURCE_KEYS,
     ZERO_TIME,
     Container,
     ContainerResourceMetricSource,
@@ -222,13 +223,7 @@ def _target(raw: Mapping[str, Any], path: str) -> MetricTarget:
 
 def _metric_spec(raw: Mapping[str, Any], path: str) -> MetricSpec:
     metric_type = opt_str(raw, "type", path) or ""
-    source_key = {
-        "Resource": "resource",
-        "ContainerResource": "containerResource",
-        "Pods": "pods",
-        "Object": "object",
-        "External": "external",
-    }.get(metric_type)
+    source_key = SOURCE_KEYS.get(metric_type)
     if source_key is None:
         return MetricSpec(type=metric_type)
     spath = child(path, source_key)
@@ -286,13 +281,7 @@ def _metric_value_status(raw: Mapping[str, Any], path: str) -> MetricValueStatus
 
 def _metric_status(raw: Mapping[str, Any], path: str) -> MetricStatus:
     metric_type = opt_str(raw, "type", path) or ""
-    key = {
-        "Resource": "resource",
-        "ContainerResource": "containerResource",
-        "Pods": "pods",
-        "Object": "object",
-        "External": "external",
-    }.get(metric_type)
+    key = SOURCE_KEYS.get(metric_type)
     if key is None:
         return MetricStatus(type=metric_type)
     spath = child(path, key)
