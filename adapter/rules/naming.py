@@ -40,13 +40,3 @@ class MetricNamer:
         if match is None:
             return None
         return goregex.expand(regex, rule.name.effective_as, series_name, match)
-
-    def upstream_name(self, series_name: str) -> str | None:
-        """What prometheus-adapter would name the series (for `rules check` warnings)."""
-        regex = self.rule.name.regex
-        if self.metric_name(series_name) is None or regex is None:
-            return None
-        match = regex.search(series_name)
-        return goregex.expand(
-            regex, self.rule.name.effective_as, series_name, match, go_compatible=True
-        )
