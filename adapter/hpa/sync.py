@@ -73,6 +73,7 @@ from adapter.hpa.model import (
     go_selector_string,
 )
 from adapter.hpa.sources import selector_from_spec
+from adapter.k8s import gostrings
 from adapter.k8s.quantity import Quantity, QuantityFormat
 from adapter.k8s.selectors import LabelSelector, SelectorError
 
@@ -264,11 +265,6 @@ def _spec_label(spec: MetricSpec) -> str:
         if source is not None:
             return f"{spec.type.lower()} metric {source.metric.name}"
     return spec.type
-
-
-def _go_quote(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
 
 
 @dataclass(slots=True)
@@ -729,7 +725,7 @@ class _Sync:
                     f"{outcome.error}"
                 )
             return outcome
-        error = f"unknown metric source type {_go_quote(spec.type)}"
+        error = f"unknown metric source type {gostrings.quote(spec.type)}"
         return _MetricOutcome(condition=self.unable("InvalidMetricSourceType", error), error=error)
 
     def _metric_selector(self, identifier: MetricIdentifier) -> LabelSelector:

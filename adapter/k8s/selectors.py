@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict
 
-from adapter.k8s.status import go_quote
+from adapter.k8s.gostrings import quote as go_quote
 
 __all__ = [
     "LabelSelector",

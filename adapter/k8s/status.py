@@ -7,14 +7,15 @@ Go's omitempty rules. Users and tools (kubectl, the HPA controller's events) sho
 messages verbatim, so they must read the same. Writing the body to a response is the
 server's job (`adapter.server`); reading one from a response is `adapter.cluster`'s.
 
-Also owns `go_quote`, Go's `%q`, which these messages (and the selector errors in
-`adapter.k8s.selectors`) are built with.
+Strings inside messages are quoted as Go's `%q` does (`adapter.k8s.gostrings`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
+
+from adapter.k8s.gostrings import quote as go_quote
 
 __all__ = [
     "StatusBody",
@@ -26,7 +27,6 @@ __all__ = [
     "forbidden",
     "generic",
     "generic_server_response",
-    "go_quote",
     "internal_error",
     "invalid",
     "method_not_supported",
@@ -159,48 +159,6 @@ def _details_json(details: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _KNOWN_DETAIL_KEYS = frozenset({"name", "group", "kind", "uid", "causes", "retryAfterSeconds"})
-
-
-# --- Go's %q ---------------------------------------------------------------------------
-
-_GO_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-    '"': '\\"',
-    "\\": "\\\\",
-}
-
-
-def go_quote(text: str) -> str:
-    """`strconv.Quote`: double quotes, Go escapes, printable non-ASCII kept as is."""
-    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
-        return f'"{text}"'
-    parts = ['"']
-    for char in text:
-        escaped = _GO_ESCAPES.get(char)
-        if escaped is not None:
-            parts.append(escaped)
-            continue
-        point = ord(char)
-        if 0xD800 <= point <= 0xDFFF:
-            # A lone surrogate is invalid UTF-8 in Go's eyes; JSON decoding there
-            # would already have made it U+FFFD.
-            parts.append("\ufffd")
-        elif char.isprintable():
-            parts.append(char)
-        elif point < 0x80:
-            parts.append(f"\\x{point:02x}")
-        elif point < 0x10000:
-            parts.append(f"\\u{point:04x}")
-        else:
-            parts.append(f"\\U{point:08x}")
-    parts.append('"')
-    return "".join(parts)
 
 
 def _group_resource(group: str, resource: str) -> str:

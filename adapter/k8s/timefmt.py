@@ -14,7 +14,7 @@ import math
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-from adapter.k8s.status import go_quote
+from adapter.k8s.gostrings import quote as go_quote
 
 __all__ = [
     "format_go_duration",

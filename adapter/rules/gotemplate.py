@@ -51,6 +51,8 @@ from enum import IntEnum
 from typing import Final, Protocol
 from urllib.parse import quote_plus
 
+from adapter.k8s import gostrings
+
 __all__ = [
     "MAX_TEMPLATE_DEPTH",
     "GoMap",
@@ -220,41 +222,6 @@ def _type_name(value: object) -> str:
 # ---------------------------------------------------------------------------------------
 # Go literal syntax: quoting and unquoting
 # ---------------------------------------------------------------------------------------
-
-_NAMED_ESCAPES: Final = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
-
-
-def _escape_rune(ch: str, quote: str, ascii_only: bool) -> str:
-    if ch == quote or ch == "\\":
-        return "\\" + ch
-    code = ord(ch)
-    if (code < 0x80 or not ascii_only) and ch.isprintable():
-        return ch
-    named = _NAMED_ESCAPES.get(ch)
-    if named is not None:
-        return named
-    if code < 0x20 or code == 0x7F:
-        return f"\\x{code:02x}"
-    if 0xD800 <= code <= 0xDFFF:
-        code = 0xFFFD
-    if code < 0x10000:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
-
-
-def _go_quote(s: str, *, ascii_only: bool = False) -> str:
-    """``strconv.Quote`` (or ``QuoteToASCII``): Go's ``%q`` of a string."""
-    if s.isprintable() and '"' not in s and "\\" not in s and (s.isascii() or not ascii_only):
-        return f'"{s}"'
-    return '"' + "".join(_escape_rune(ch, '"', ascii_only) for ch in s) + '"'
 
 
 def _can_backquote(s: str) -> bool:
@@ -531,8 +498,8 @@ class _Token:
         if self.typ > _T.KEYWORD:
             return f"<{self.val}>"
         if len(self.val.encode()) > 10:
-            return _go_quote(self.val[:10]) + "..."
-        return _go_quote(self.val)
+            return gostrings.quote(self.val[:10]) + "..."
+        return gostrings.quote(self.val)
 
 
 @dataclass(frozen=True, slots=True)
@@ -868,11 +835,13 @@ class _Lexer:
 
     def lex_number(self) -> _LexState | None:
         if not self._scan_number():
-            self.error(f"bad number syntax: {_go_quote(self.text[self.start : self.pos])}")
+            self.error(f"bad number syntax: {gostrings.quote(self.text[self.start : self.pos])}")
             return None
         if self.peek() in ("+", "-"):
             if not self._scan_number() or self.text[self.pos - 1] != "i":
-                self.error(f"bad number syntax: {_go_quote(self.text[self.start : self.pos])}")
+                self.error(
+                    f"bad number syntax: {gostrings.quote(self.text[self.start : self.pos])}"
+                )
                 return None
             self.emit(_T.COMPLEX)
         else:
@@ -967,7 +936,7 @@ class _State:
             return TemplateExecError(f"template: {name}: {message}")
         location = self.tree.source.location(node.pos)
         return TemplateExecError(
-            f"template: {location}: executing {_go_quote(name)} at <{node}>: {message}"
+            f"template: {location}: executing {gostrings.quote(name)} at <{node}>: {message}"
         )
 
 
@@ -1470,13 +1439,13 @@ class _TemplateNode(_Node):
 
     def __str__(self) -> str:
         pipe = f" {self.pipe}" if self.pipe is not None else ""
-        return f"{{{{template {_go_quote(self.name)}{pipe}}}}}"
+        return f"{{{{template {gostrings.quote(self.name)}{pipe}}}}}"
 
     def walk(self, st: _State, dot: object) -> None:
         st.node = self
         tree = st.trees.get(self.name)
         if tree is None:
-            raise st.error(f"template {_go_quote(self.name)} not defined")
+            raise st.error(f"template {gostrings.quote(self.name)} not defined")
         if st.depth >= MAX_TEMPLATE_DEPTH:
             raise st.error(f"exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})")
         new_dot = self.pipe.eval(st, dot) if self.pipe is not None else None
@@ -1695,7 +1664,7 @@ class _Parser:
         if existing is None or _is_empty_tree(existing):
             self.trees[name] = root
         elif not _is_empty_tree(root):
-            raise self._error(f"template: multiple definition of template {_go_quote(name)}")
+            raise self._error(f"template: multiple definition of template {gostrings.quote(name)}")
 
     def _nested_tree(self) -> tuple[_ListNode, _Node]:
         """Parse a definition body with fresh variables, as Go's new Tree does."""
@@ -1906,7 +1875,7 @@ class _Parser:
         if isinstance(node, _VariableNode):
             return _VariableNode(pos, (*node.ident, *fields))
         if isinstance(node, _BoolNode | _StringNode | _NumberNode | _NilNode | _DotNode):
-            raise self._error(f"unexpected . after term {_go_quote(str(node))}")
+            raise self._error(f"unexpected . after term {gostrings.quote(str(node))}")
         return _ChainNode(pos, node, tuple(fields))
 
     def _term(self) -> _Node | None:
@@ -1914,7 +1883,7 @@ class _Parser:
         typ = token.typ
         if typ == _T.IDENTIFIER:
             if token.val not in _BUILTIN_NAMES:
-                raise self._error(f"function {_go_quote(token.val)} not defined")
+                raise self._error(f"function {gostrings.quote(token.val)} not defined")
             return _IdentifierNode(token.pos, token.val)
         if typ == _T.DOT:
             return _DotNode(token.pos)
@@ -1922,7 +1891,7 @@ class _Parser:
             return _NilNode(token.pos)
         if typ == _T.VARIABLE:
             if token.val not in self.vars:
-                raise self._error(f"undefined variable {_go_quote(token.val)}")
+                raise self._error(f"undefined variable {gostrings.quote(token.val)}")
             return _VariableNode(token.pos, (token.val,))
         if typ == _T.FIELD:
             return _FieldNode(token.pos, (token.val[1:],))
@@ -1975,7 +1944,7 @@ def _parse_number(token: _Token) -> _NumberNode:
         try:
             return _complex_node(pos, text, complex(text.replace("_", "").replace("i", "j")))
         except ValueError:
-            raise ValueError(f"illegal number syntax: {_go_quote(text)}") from None
+            raise ValueError(f"illegal number syntax: {gostrings.quote(text)}") from None
     if text.endswith("i"):
         imag = _parse_go_float(text[:-1])
         if imag is not None:
@@ -1996,14 +1965,14 @@ def _parse_number(token: _Token) -> _NumberNode:
         parsed = _parse_go_float(text)
         if parsed is not None:
             if not any(c in text for c in ".eEpP"):
-                raise ValueError(f"integer overflow: {_go_quote(text)}")
+                raise ValueError(f"integer overflow: {gostrings.quote(text)}")
             is_float, float_value = True, parsed
             if _fits_int64(parsed):
                 is_int, signed = True, int(parsed)
             if _fits_uint64(parsed):
                 is_uint = True
     if not (is_int or is_uint or is_float):
-        raise ValueError(f"illegal number syntax: {_go_quote(text)}")
+        raise ValueError(f"illegal number syntax: {gostrings.quote(text)}")
     return _NumberNode(pos, text, is_int, is_uint, is_float, False, signed or 0, float_value)
 
 
@@ -2480,7 +2449,7 @@ def _fmt_integer(v: int, verb: str, f: _Flags) -> str:
         ch = _rune_text(v)
         if f.sharp and _can_backquote(ch):
             return _pad(f, f"`{ch}`")
-        return _pad(f, "'" + _escape_rune(ch, "'", f.plus) + "'")
+        return _pad(f, gostrings.quote_rune(ch, ascii_only=f.plus))
     if verb == "U":
         text = f"U+{v:0{max(f.prec or 0, 4)}X}" if v >= 0 else f"U+-{-v:04X}"
         if f.sharp and 0 <= v <= 0x10FFFF and chr(v).isprintable():
@@ -2536,7 +2505,7 @@ def _fmt_string(s: str, verb: str, f: _Flags) -> str:
         s = s[: f.prec]
     if f.sharp and _can_backquote(s):
         return _pad(f, f"`{s}`")
-    return _pad(f, _go_quote(s, ascii_only=f.plus))
+    return _pad(f, gostrings.quote(s, ascii_only=f.plus))
 
 
 def _bad_verb(arg: object, verb: str, f: _Flags) -> str:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from adapter.k8s.gostrings import quote as go_quote
 from adapter.k8s.selectors import LabelSelector, Operator
-from adapter.k8s.status import go_quote
 
 
 class MatcherError(ValueError):

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from adapter.k8s import status
+from adapter.k8s import gostrings, status
 
 ANONYMOUS = "system:anonymous"
 MASTERS = "system:masters"
@@ -158,9 +158,9 @@ class Authenticator:
 
 def forbidden_error(attributes: Attributes, reason: str = "") -> status.StatusError:
     """The 403 the real server writes (responsewriters.forbiddenMessage + NewForbidden)."""
-    user = status.go_quote(attributes.user.name)
+    user = gostrings.quote(attributes.user.name)
     if not attributes.resource_request:
-        message = f"User {user} cannot {attributes.verb} path {status.go_quote(attributes.path)}"
+        message = f"User {user} cannot {attributes.verb} path {gostrings.quote(attributes.path)}"
         if reason:
             message = f"{message}: {reason}"
         return status.forbidden("", "", "", message)
@@ -168,11 +168,11 @@ def forbidden_error(attributes: Attributes, reason: str = "") -> status.StatusEr
     if attributes.subresource:
         resource = f"{resource}/{attributes.subresource}"
     message = (
-        f"User {user} cannot {attributes.verb} resource {status.go_quote(resource)} "
-        f"in API group {status.go_quote(attributes.group)}"
+        f"User {user} cannot {attributes.verb} resource {gostrings.quote(resource)} "
+        f"in API group {gostrings.quote(attributes.group)}"
     )
     if attributes.namespace:
-        message += f" in the namespace {status.go_quote(attributes.namespace)}"
+        message += f" in the namespace {gostrings.quote(attributes.namespace)}"
     else:
         message += " at the cluster scope"
     if reason:

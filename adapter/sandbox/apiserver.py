@@ -37,7 +37,7 @@ import orjson
 import yaml
 from aiohttp import web
 
-from adapter.k8s import status
+from adapter.k8s import gostrings, status
 from adapter.k8s.resources import ResourceInfo
 from adapter.k8s.selectors import LabelSelector, SelectorError
 from adapter.sandbox import rest
@@ -618,7 +618,7 @@ def _int_param(query: Any, name: str) -> int:
         return int(raw)
     except ValueError as err:
         raise status.bad_request(
-            f"invalid {name}: strconv.ParseInt: parsing {status.go_quote(raw)}: invalid syntax"
+            f"invalid {name}: strconv.ParseInt: parsing {gostrings.quote(raw)}: invalid syntax"
         ) from err
 
 

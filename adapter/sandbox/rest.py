@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from adapter.k8s import fields, status
+from adapter.k8s import fields, gostrings, status
 from adapter.k8s.resources import GroupResource, ResourceInfo
 from adapter.k8s.selectors import (
     LabelSelector,
@@ -100,7 +100,7 @@ Cause = tuple[str, str, str]
 
 def _invalid_value(value: object) -> str:
     if isinstance(value, str):
-        return status.go_quote(value)
+        return gostrings.quote(value)
     return orjson.dumps(value).decode()
 
 
@@ -911,7 +911,7 @@ def bind_pod(state: ClusterState, namespace: str, name: str, raw: bytes) -> JSON
             "pods",
             pod_name,
             f"pod {pod_name} is already assigned to node "
-            f"{status.go_quote(updated['spec']['nodeName'])}",
+            f"{gostrings.quote(updated['spec']['nodeName'])}",
         )
     updated.setdefault("spec", {})["nodeName"] = target.get("name", "")
     state.replace(pods, updated, expected_rv=current.rv)

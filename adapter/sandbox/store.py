@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import orjson
 
-from adapter.k8s import status, timefmt
+from adapter.k8s import gostrings, status, timefmt
 from adapter.k8s.resources import GroupResource, ResourceInfo, RestMapper
 from adapter.k8s.selectors import LabelSelector
 from adapter.sandbox.access import AllowAll, Authenticator, Authorizer
@@ -322,7 +322,7 @@ def already_exists(group: str, resource: str, name: str) -> status.StatusError:
     if group:
         details["group"] = group
     return status.StatusError(
-        409, "AlreadyExists", f"{qualified} {status.go_quote(name)} already exists", details
+        409, "AlreadyExists", f"{qualified} {gostrings.quote(name)} already exists", details
     )
 
 

@@ -34,7 +34,7 @@ from typing import Any, Final, NotRequired, TypedDict
 
 from aiohttp import web
 
-from adapter.k8s import status, timefmt
+from adapter.k8s import gostrings, status, timefmt
 from adapter.k8s.fields import FieldSelector, FieldSelectorError
 from adapter.k8s.quantity import Quantity
 from adapter.providers.base import (
@@ -300,7 +300,7 @@ def field_selector(request: web.BaseRequest) -> FieldSelector:
     for requirement in selector.requirements:
         if requirement.field not in _KNOWN_FIELDS:
             raise status.bad_request(
-                f"{status.go_quote(requirement.field)} is not a known field selector: only "
+                f"{gostrings.quote(requirement.field)} is not a known field selector: only "
                 '"metadata.name", "metadata.namespace"'
             )
     return selector
@@ -423,7 +423,7 @@ def _table_response(
     include = request.query.get("includeObject", "") or "Metadata"
     if include not in ("None", "Metadata", "Object"):
         raise status.bad_request(
-            f"includeObject: Unsupported value: {status.go_quote(include)}: supported values: "
+            f"includeObject: Unsupported value: {gostrings.quote(include)}: supported values: "
             '"None", "Metadata", "Object"'
         )
     document = table(rows, version=version, include_object=include)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from adapter.k8s import status
-from adapter.k8s.status import StatusError, go_quote
+from adapter.k8s.status import StatusError
 
 HEAD = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
 
@@ -287,22 +287,3 @@ def test_from_status_fills_missing_fields() -> None:
 def test_status_error_is_an_exception_with_the_message() -> None:
     with pytest.raises(StatusError, match='pods "x" not found'):
         raise status.not_found("", "pods", "x")
-
-
-@pytest.mark.parametrize(
-    ("text", "quoted"),
-    [
-        # strconv.Quote
-        ("web-0", '"web-0"'),
-        ('a"b', '"a\\"b"'),
-        ("a\\b", '"a\\\\b"'),
-        ("tab\there", '"tab\\there"'),
-        ("\x00", '"\\x00"'),
-        ("\x7f", '"\\x7f"'),
-        ("héllo", '"héllo"'),
-        ("\u200b", '"\\u200b"'),
-        ("\U000e0001", '"\\U000e0001"'),
-    ],
-)
-def test_go_quote(text: str, quoted: str) -> None:
-    assert go_quote(text) == quoted
