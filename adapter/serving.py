@@ -10,7 +10,6 @@ than serving stale answers for ever.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import gc
 import logging
@@ -21,6 +20,7 @@ from typing import Final
 
 from aiohttp import web
 
+from adapter import selfmetrics, supervision
 from adapter.cluster import connection as cluster_connection
 from adapter.cluster import discovery as cluster_discovery
 from adapter.cluster import informers as cluster_informers
@@ -35,7 +35,7 @@ from adapter.prometheus.errors import PrometheusConfigError
 from adapter.prometheus.settings import PrometheusSettings, parse_header_flags
 from adapter.providers.custom import CustomMetricsProvider
 from adapter.providers.custom import ObjectLister as CustomObjectLister
-from adapter.providers.discovery import Discovery
+from adapter.providers.discovery import Discovery, DiscoveryCollector
 from adapter.providers.external import ExternalMetricsProvider
 from adapter.providers.resource import (
     CachedResourceObjects,
@@ -47,7 +47,6 @@ from adapter.rules.config import ConfigError, MetricsDiscoveryConfig, load_confi
 from adapter.rules.registry import RuleSet
 from adapter.rules.resources import check_against_mapper
 from adapter.server import app as server_app
-from adapter.server import selfmetrics
 from adapter.server.running import serve as serve_app
 from adapter.server.tls import ServingSettings, TLSConfigError
 from adapter.settings import ApiGroups, ClusterSettings, DiscoverySettings, Settings
@@ -55,7 +54,6 @@ from adapter.settings import ApiGroups, ClusterSettings, DiscoverySettings, Sett
 log = logging.getLogger(__name__)
 
 EXIT_CONFIG = 2
-EXIT_TASK_DIED = 1
 EXIT_START_UP = 1
 
 
@@ -130,7 +128,9 @@ async def serve(
             return EXIT_CONFIG
         components = build_components(settings, config, mapper, prometheus, cluster, hpa)
         tune_garbage_collector()
-        return await supervise(serve_app(components.app, settings.serving), components.background)
+        return await supervision.supervise(
+            serve_app(components.app, settings.serving), components.background
+        )
 
 
 GC_YOUNG_THRESHOLD: Final = 20_000
@@ -239,7 +239,7 @@ def build_components(
         state = discovery.stats.last_error or "in progress"
         return f"waiting for the first discovery of series ({state})"
 
-    registry = selfmetrics.new_registry(lambda: discovery.stats)
+    registry = selfmetrics.new_registry(DiscoveryCollector(lambda: discovery.stats))
     app = server_app.create_app(
         custom=custom, external=external, resource=resource, readiness=readiness, metrics=registry
     )
@@ -253,29 +253,3 @@ def build_components(
         )
         background.update(loop.tasks)
     return Components(app, discovery, background)
-
-
-async def supervise(
-    main: Awaitable[None], tasks: Mapping[str, Callable[[], Awaitable[None]]]
-) -> int:
-    """Run `main` beside named background tasks; any of them ending ends the process."""
-    background: list[asyncio.Task[None]] = [
-        asyncio.ensure_future(factory()) for factory in tasks.values()
-    ]
-    for task, name in zip(background, tasks, strict=True):
-        task.set_name(name)
-    main_task = asyncio.ensure_future(main)
-    try:
-        done, _ = await asyncio.wait([main_task, *background], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task is main_task:
-                task.result()
-                return 0
-            error = task.exception()
-            log.critical("background task %r stopped: %s", task.get_name(), error or "returned")
-            return EXIT_TASK_DIED
-        return 0
-    finally:
-        for task in (main_task, *background):
-            task.cancel()
-        await asyncio.gather(main_task, *background, return_exceptions=True)

@@ -33,6 +33,8 @@ from urllib.parse import quote
 
 from adapter.cluster.autoscaling import error_text
 from adapter.cluster.connection import Cluster, ClusterError
+from adapter.documents import metrics as metric_documents
+from adapter.documents import resource as resource_documents
 from adapter.hpa.calculation import MetricUnavailable
 from adapter.hpa.model import CrossVersionObjectReference, PodMetric
 from adapter.hpa.sources import (
@@ -46,7 +48,6 @@ from adapter.k8s import fields, status
 from adapter.k8s.resources import RestMapper, UnknownResourceError
 from adapter.k8s.selectors import LabelSelector
 from adapter.providers import base as providers
-from adapter.server import documents, resource_metrics
 
 __all__ = [
     "ApiMetricsBackend",
@@ -337,8 +338,8 @@ class ProviderMetricsBackend:
                 )
             )
         )
-        items = [resource_metrics.pod_metrics(value) for value in values]
-        return resource_metrics.metrics_list("PodMetricsList", items)
+        items = [resource_documents.pod_metrics(value) for value in values]
+        return resource_documents.metrics_list("PodMetricsList", items)
 
     async def pods(self, request: PodsRequest) -> dict[str, Any]:
         if self._custom is None:
@@ -355,7 +356,7 @@ class ProviderMetricsBackend:
                 )
             )
         )
-        return dict(documents.metric_value_list_v1beta2(values))
+        return dict(metric_documents.metric_value_list_v1beta2(values))
 
     async def object(self, request: ObjectRequest) -> dict[str, Any]:
         if self._custom is None:
@@ -377,7 +378,7 @@ class ProviderMetricsBackend:
                 )
             )
         )
-        return dict(documents.metric_value_list_v1beta2(values))
+        return dict(metric_documents.metric_value_list_v1beta2(values))
 
     async def external(self, request: ExternalRequest) -> dict[str, Any]:
         if self._external is None:
@@ -391,7 +392,7 @@ class ProviderMetricsBackend:
                 )
             )
         )
-        return dict(documents.external_metric_value_list(values))
+        return dict(metric_documents.external_metric_value_list(values))
 
 
 async def _ask(call: Awaitable[T]) -> T:

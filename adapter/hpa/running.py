@@ -2,7 +2,7 @@
 
 Owns putting the loop's parts together - the controller, its metrics backend, the
 Event recorder, decision records, the exported series and, when enabled, leader
-election around the controller - into named coroutines for `adapter.serving.supervise`,
+election around the controller - into named coroutines for `adapter.supervision.supervise`,
 so that any of them dying stops the process with a non-zero status instead of leaving
 a replica that holds the lease but no longer syncs.
 
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from adapter import selfmetrics, supervision
 from adapter.cluster import connection as cluster_connection
 from adapter.cluster import discovery as cluster_discovery
 from adapter.cluster.connection import Cluster
@@ -43,7 +44,6 @@ from adapter.hpa.records import DecisionRecorder
 from adapter.hpa.settings import HPASettings
 from adapter.k8s.resources import RestMapper
 from adapter.providers import base as providers
-from adapter.server import selfmetrics
 
 __all__ = ["EXIT_FLAGS", "Loop", "build_loop", "embedded_loop", "run_command"]
 
@@ -61,7 +61,7 @@ class Loop:
     elector: LeaderElector | None
     exporter: HPAExporter | None
     tasks: Mapping[str, Callable[[], Awaitable[None]]]
-    """Named coroutine factories for `adapter.serving.supervise`."""
+    """Named coroutine factories for `adapter.supervision.supervise`."""
 
 
 def build_loop(
@@ -163,17 +163,13 @@ def _bind_address(text: str) -> tuple[str, int] | None:
 def metrics_app(registry: CollectorRegistry, healthy: Callable[[], bool]) -> web.Application:
     """`/metrics` (Prometheus text) and `/healthz` for the standalone loop."""
 
-    async def metrics(request: web.Request) -> web.Response:
-        body = selfmetrics.render(registry, request.query.getall("name[]", []))
-        return web.Response(body=body, headers={"Content-Type": selfmetrics.CONTENT_TYPE})
-
     async def healthz(_: web.Request) -> web.Response:
         if healthy():
             return web.Response(text="ok")
         return web.Response(status=500, text="unhealthy")
 
     app = web.Application()
-    app.router.add_get("/metrics", metrics)
+    selfmetrics.add_routes(app, registry)
     app.router.add_get("/healthz", healthz)
     return app
 
@@ -203,8 +199,6 @@ async def _serve_until_signal(
 
 async def run_command(args: argparse.Namespace) -> int:
     """`python -m adapter hpa run`."""
-    from adapter.serving import supervise  # the composition root's helper; no cycle at import
-
     try:
         settings = flags.settings_from_args(args)
         address = _bind_address(args.metrics_bind_address)
@@ -221,4 +215,6 @@ async def run_command(args: argparse.Namespace) -> int:
         def healthy() -> bool:
             return True
 
-        return await supervise(_serve_until_signal(registry, address, healthy), loop.tasks)
+        return await supervision.supervise(
+            _serve_until_signal(registry, address, healthy), loop.tasks
+        )

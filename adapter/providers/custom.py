@@ -32,6 +32,7 @@ from adapter.providers.base import (
     CustomMetricValue,
     ObjectReference,
 )
+from adapter.providers.failures import metric_not_found, no_samples, prometheus_failure
 from adapter.providers.values import UnrepresentableValueError, milli_quantity
 from adapter.rules import query as queries
 from adapter.rules.config import EmptyResult
@@ -46,38 +47,6 @@ class ObjectLister(Protocol):
     async def list_object_names(
         self, info: ResourceInfo, namespace: str | None, selector: LabelSelector
     ) -> list[str]: ...
-
-
-def metric_not_found(
-    resource: GroupResource, metric: str, name: str | None = None
-) -> status.StatusError:
-    """custom-metrics-apiserver's NewMetricNotFoundError / NewMetricNotFoundForError."""
-    target = f"{resource} {name}" if name is not None else str(resource)
-    return status.StatusError(
-        404, "NotFound", f"the server could not find the metric {metric} for {target}"
-    )
-
-
-def no_samples(error: status.StatusError) -> status.StatusError:
-    """A not-found that says why: the query ran and answered nothing usable."""
-    return status.StatusError(
-        error.code, error.reason, f"{error.message}: the query returned no samples", error.details
-    )
-
-
-def prometheus_failure(err: prom_errors.PrometheusError) -> status.StatusError:
-    """Prometheus down or slow: 503; anything else Prometheus said: 500 (never a zero)."""
-    if isinstance(err, prom_errors.PrometheusUnreachable):
-        return status.service_unavailable("unable to fetch metrics: prometheus is unreachable")
-    if isinstance(err, prom_errors.PrometheusTimeout):
-        return status.service_unavailable(
-            "unable to fetch metrics: prometheus did not answer in time"
-        )
-    if isinstance(err, prom_errors.PrometheusQueryError):
-        return status.internal_error(
-            f"unable to fetch metrics: prometheus rejected the query: {err}"
-        )
-    return status.internal_error(f"unable to fetch metrics: {err}")
 
 
 class CustomMetricsProvider:

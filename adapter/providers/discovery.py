@@ -14,8 +14,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.errors import PrometheusError
@@ -121,3 +124,44 @@ class Discovery:
             with contextlib.suppress(DiscoveryError):
                 await self.relist()
             await asyncio.sleep(self.interval)
+
+
+class DiscoveryCollector(Collector):
+    """Series about the last relists, read from the stats at each scrape."""
+
+    def __init__(self, stats: Callable[[], RelistStats]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterable[Metric]:
+        stats = self._stats()
+        yield CounterMetricFamily(
+            "metrics_adapter_discovery_relists",
+            "Relists of the series Prometheus has, successful or not.",
+            value=stats.relists,
+        )
+        yield CounterMetricFamily(
+            "metrics_adapter_discovery_relist_failures",
+            "Relists that failed; the metrics of the last good relist stayed in place.",
+            value=stats.failures,
+        )
+        yield GaugeMetricFamily(
+            "metrics_adapter_discovery_last_relist_duration_seconds",
+            "Seconds the last relist took.",
+            value=stats.last_duration,
+        )
+        if stats.last_success is not None:
+            yield GaugeMetricFamily(
+                "metrics_adapter_discovery_last_success_timestamp_seconds",
+                "Unix time of the last successful relist.",
+                value=stats.last_success,
+            )
+        yield GaugeMetricFamily(
+            "metrics_adapter_discovery_series",
+            "Series the last successful relist saw.",
+            value=stats.series,
+        )
+        yield GaugeMetricFamily(
+            "metrics_adapter_discovery_series_shapes",
+            "Distinct label-name shapes among those series.",
+            value=stats.shapes,
+        )

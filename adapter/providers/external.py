@@ -37,7 +37,7 @@ from adapter.providers.base import (
     ExternalMetricRequest,
     ExternalMetricValue,
 )
-from adapter.providers.custom import metric_not_found, prometheus_failure
+from adapter.providers.failures import metric_not_found, prometheus_failure
 from adapter.providers.values import UnrepresentableValueError, milli_quantity
 from adapter.rules import query as queries
 from adapter.rules.config import EmptyResult

@@ -60,7 +60,7 @@ from adapter.providers.base import (
     PodMetricsRequest,
     PodMetricsValue,
 )
-from adapter.providers.custom import prometheus_failure
+from adapter.providers.failures import prometheus_failure
 from adapter.rules import query as queries
 from adapter.rules.config import ResourceRule, ResourceRules
 from adapter.rules.resources import NODES, PODS, ResourceConverter

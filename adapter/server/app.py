@@ -30,6 +30,7 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry
 
 import adapter
+from adapter import selfmetrics
 from adapter.k8s import status, timefmt
 from adapter.providers import deadlines
 from adapter.providers.base import (
@@ -37,7 +38,7 @@ from adapter.providers.base import (
     ExternalMetricsProvider,
     ResourceMetricsProvider,
 )
-from adapter.server import discovery, health, responses, selfmetrics
+from adapter.server import discovery, health, responses
 from adapter.server.custom_metrics import CustomMetricsAPI
 from adapter.server.documents import VersionInfo
 from adapter.server.external_metrics import ExternalMetricsAPI
@@ -155,7 +156,7 @@ def create_app(
     for api in served:
         api.add_routes(app.router)
     health.add_routes(app.router)
-    if metrics is not None:  # the process' own /metrics (adapter.server.selfmetrics)
+    if metrics is not None:  # the process' own /metrics (adapter.selfmetrics)
         selfmetrics.add_routes(app, metrics)
     app.on_response_prepare.append(_drop_server_header)
     return app

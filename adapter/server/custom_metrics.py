@@ -28,6 +28,7 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from adapter.documents import metrics as metric_documents
 from adapter.k8s import status
 from adapter.k8s.selectors import SelectorError
 from adapter.providers.base import (
@@ -37,11 +38,11 @@ from adapter.providers.base import (
 )
 from adapter.server import documents, params, responses
 
-GROUP: Final = documents.GroupVersions(documents.CUSTOM_GROUP, ("v1beta2", "v1beta1"))
+GROUP: Final = documents.GroupVersions(metric_documents.CUSTOM_GROUP, ("v1beta2", "v1beta1"))
 
 _SERIALISERS: Final = {
-    "v1beta1": documents.metric_value_list_v1beta1,
-    "v1beta2": documents.metric_value_list_v1beta2,
+    "v1beta1": metric_documents.metric_value_list_v1beta1,
+    "v1beta2": metric_documents.metric_value_list_v1beta2,
 }
 
 

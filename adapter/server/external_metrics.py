@@ -14,6 +14,7 @@ from typing import Final
 
 from aiohttp import web
 
+from adapter.documents import metrics as metric_documents
 from adapter.k8s import status
 from adapter.providers.base import (
     ExternalMetricRequest,
@@ -21,7 +22,7 @@ from adapter.providers.base import (
 )
 from adapter.server import documents, params, responses
 
-GROUP: Final = documents.GroupVersions(documents.EXTERNAL_GROUP, ("v1beta1",))
+GROUP: Final = documents.GroupVersions(metric_documents.EXTERNAL_GROUP, ("v1beta1",))
 
 
 class ExternalMetricsAPI:
@@ -54,4 +55,4 @@ class ExternalMetricsAPI:
             metric_selector=params.selector(request, "labelSelector"),
         )
         values = await self._provider.get_metrics(metric_request)
-        return responses.json_response(request, documents.external_metric_value_list(values))
+        return responses.json_response(request, metric_documents.external_metric_value_list(values))

@@ -14,8 +14,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from adapter.documents import metrics as metric_documents
 from adapter.k8s import status
-from adapter.server import documents
 
 JSON_CONTENT_TYPE: Final = "application/json"
 TEXT_CONTENT_TYPE: Final = "text/plain; charset=utf-8"
@@ -52,7 +52,7 @@ def is_pretty(request: web.BaseRequest) -> bool:
 def json_response(
     request: web.BaseRequest, document: Mapping[str, Any], *, status_code: int = 200
 ) -> web.Response:
-    body = documents.encode(document, pretty=is_pretty(request))
+    body = metric_documents.encode(document, pretty=is_pretty(request))
     return web.Response(
         status=status_code, body=body, content_type=JSON_CONTENT_TYPE, headers=COMMON_HEADERS
     )
@@ -60,7 +60,7 @@ def json_response(
 
 def status_response(request: web.BaseRequest, error: status.StatusError) -> web.Response:
     """A metav1.Status body with the HTTP code it names."""
-    document = documents.status_document(error)
+    document = metric_documents.status_document(error)
     code = document.get("code") or error.code
     return json_response(request, document, status_code=int(code))
 

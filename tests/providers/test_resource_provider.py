@@ -24,7 +24,7 @@ from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.results import QueryResult
 from adapter.prometheus.settings import PrometheusSettings
 from adapter.providers.base import NodeMetricsRequest, PodMetricsRequest
-from adapter.providers.custom import prometheus_failure
+from adapter.providers.failures import prometheus_failure
 from adapter.providers.resource import ResourceMetricsProvider
 from adapter.rules.config import parse_config
 from adapter.tools.request_preview import StaticResourceObjects

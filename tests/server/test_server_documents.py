@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 import pytest
 
+from adapter.documents import metrics as metric_documents
 from adapter.k8s.resources import GroupResource
 from adapter.k8s.selectors import LabelSelector, SelectorError
 from adapter.providers.base import (
@@ -49,11 +50,11 @@ def value(**overrides: object) -> CustomMetricValue:
 
 
 def compact(document: object) -> bytes:
-    return documents.encode(document)  # type: ignore[arg-type]
+    return metric_documents.encode(document)  # type: ignore[arg-type]
 
 
 def test_v1beta1_item_shape_without_window_or_selector() -> None:
-    body = compact(documents.metric_value_list_v1beta1([value()]))
+    body = compact(metric_documents.metric_value_list_v1beta1([value()]))
     assert body == (
         b'{"kind":"MetricValueList","apiVersion":"custom.metrics.k8s.io/v1beta1","metadata":{},'
         b'"items":[{"describedObject":{"kind":"Pod","namespace":"shop","name":"web-1",'
@@ -65,7 +66,7 @@ def test_v1beta1_item_shape_without_window_or_selector() -> None:
 def test_v1beta1_window_is_named_window_and_sits_before_value() -> None:
     selector = LabelSelector.parse("verb=GET")
     body = compact(
-        documents.metric_value_list_v1beta1([value(window_seconds=60, selector=selector)])
+        metric_documents.metric_value_list_v1beta1([value(window_seconds=60, selector=selector)])
     )
     item = body.split(b'"items":[', 1)[1]
     assert item == (
@@ -76,7 +77,7 @@ def test_v1beta1_window_is_named_window_and_sits_before_value() -> None:
 
 
 def test_v1beta2_item_shape() -> None:
-    body = compact(documents.metric_value_list_v1beta2([value(described_object=NODE)]))
+    body = compact(metric_documents.metric_value_list_v1beta2([value(described_object=NODE)]))
     assert body == (
         b'{"kind":"MetricValueList","apiVersion":"custom.metrics.k8s.io/v1beta2","metadata":{},'
         b'"items":[{"describedObject":{"kind":"Node","name":"n1","apiVersion":"/v1"},'
@@ -86,7 +87,7 @@ def test_v1beta2_item_shape() -> None:
 
 
 def test_v1beta2_window_is_named_window_seconds() -> None:
-    document = documents.metric_value_list_v1beta2([value(window_seconds=120)])
+    document = metric_documents.metric_value_list_v1beta2([value(window_seconds=120)])
     item = document["items"][0]
     assert list(item) == ["describedObject", "metric", "timestamp", "windowSeconds", "value"]
     assert item["windowSeconds"] == 120  # type: ignore[typeddict-item]
@@ -94,9 +95,12 @@ def test_v1beta2_window_is_named_window_seconds() -> None:
 
 def test_empty_list_has_empty_items_array_not_null() -> None:
     # Items has no omitempty; upstream returns `items: []` when no object had a sample.
-    for build in (documents.metric_value_list_v1beta1, documents.metric_value_list_v1beta2):
+    for build in (
+        metric_documents.metric_value_list_v1beta1,
+        metric_documents.metric_value_list_v1beta2,
+    ):
         assert orjson.loads(compact(build([])))["items"] == []
-    assert orjson.loads(compact(documents.external_metric_value_list([])))["items"] == []
+    assert orjson.loads(compact(metric_documents.external_metric_value_list([])))["items"] == []
 
 
 @pytest.mark.parametrize(
@@ -134,16 +138,16 @@ def test_empty_list_has_empty_items_array_not_null() -> None:
     ],
 )
 def test_selector_echo(selector: str, echo: object) -> None:
-    assert documents.selector_echo(LabelSelector.parse(selector)) == echo
+    assert metric_documents.selector_echo(LabelSelector.parse(selector)) == echo
 
 
 def test_selector_echo_of_gt_still_fails_like_upstream() -> None:
     with pytest.raises(SelectorError):
-        documents.selector_echo(LabelSelector.parse("size>3"))
+        metric_documents.selector_echo(LabelSelector.parse("size>3"))
 
 
 def test_selector_echo_none_is_null() -> None:
-    assert documents.selector_echo(None) is None
+    assert metric_documents.selector_echo(None) is None
 
 
 def test_external_item_shape_sorted_labels_and_window() -> None:
@@ -154,7 +158,7 @@ def test_external_item_shape_sorted_labels_and_window() -> None:
         value="2k",
         window_seconds=30,
     )
-    assert compact(documents.external_metric_value_list([item])) == (
+    assert compact(metric_documents.external_metric_value_list([item])) == (
         b'{"kind":"ExternalMetricValueList","apiVersion":"external.metrics.k8s.io/v1beta1",'
         b'"metadata":{},"items":[{"metricName":"queue_depth","metricLabels":'
         b'{"__name__":"queue_depth","app":"shop","queue":"orders"},'
@@ -164,21 +168,21 @@ def test_external_item_shape_sorted_labels_and_window() -> None:
 
 def test_external_item_without_labels_or_window() -> None:
     item = ExternalMetricValue(metric_name="q", metric_labels={}, timestamp=NOW, value="1")
-    assert documents.external_metric_value_list([item])["items"] == [
+    assert metric_documents.external_metric_value_list([item])["items"] == [
         {"metricName": "q", "metricLabels": {}, "timestamp": "2024-03-01T12:30:45Z", "value": "1"}
     ]
 
 
 def test_pretty_is_two_space_indent_without_trailing_newline() -> None:
     # json.MarshalIndent(obj, "", "  ") in the apiserver's JSON serializer.
-    text = documents.encode({"kind": "X", "items": [{"a": 1}], "metadata": {}}, pretty=True)
+    text = metric_documents.encode({"kind": "X", "items": [{"a": 1}], "metadata": {}}, pretty=True)
     assert text == (
         b'{\n  "kind": "X",\n  "items": [\n    {\n      "a": 1\n    }\n  ],\n  "metadata": {}\n}'
     )
 
 
 def test_html_characters_and_line_separators_escaped_as_go_does() -> None:
-    text = documents.encode({"m": "a<b>&c\u2028d"})
+    text = metric_documents.encode({"m": "a<b>&c\u2028d"})
     assert text == b'{"m":"a\\u003cb\\u003e\\u0026c\\u2028d"}\n'
     assert orjson.loads(text) == {"m": "a<b>&c\u2028d"}
 
@@ -242,7 +246,7 @@ def test_thousand_items_share_one_selector_and_timestamp_rendering() -> None:
         value(described_object=ObjectReference("Pod", f"p{i}", "/v1", "shop"), selector=selector)
         for i in range(1000)
     ]
-    items: Any = documents.metric_value_list_v1beta2(values)["items"]
+    items: Any = metric_documents.metric_value_list_v1beta2(values)["items"]
     assert len(items) == 1000
     assert items[999]["describedObject"]["name"] == "p999"
     assert items[999]["metric"]["selector"] == {

@@ -1,0 +1,48 @@
+"""How a provider's failures read as Kubernetes Status errors, the same in every API.
+
+Owns the mapping the three metrics APIs share: a metric the registry does not know or a
+query that answered nothing is custom-metrics-apiserver's 404 ("the server could not
+find the metric M for R"), Prometheus down or slow is a 503, anything else Prometheus
+said is a 500 — never a zero. custom, external and resource providers raise these;
+writing them as a response is the server's job.
+"""
+
+from __future__ import annotations
+
+from adapter.k8s import status
+from adapter.k8s.resources import GroupResource
+from adapter.prometheus import errors as prom_errors
+
+__all__ = ["metric_not_found", "no_samples", "prometheus_failure"]
+
+
+def metric_not_found(
+    resource: GroupResource, metric: str, name: str | None = None
+) -> status.StatusError:
+    """custom-metrics-apiserver's NewMetricNotFoundError / NewMetricNotFoundForError."""
+    target = f"{resource} {name}" if name is not None else str(resource)
+    return status.StatusError(
+        404, "NotFound", f"the server could not find the metric {metric} for {target}"
+    )
+
+
+def no_samples(error: status.StatusError) -> status.StatusError:
+    """A not-found that says why: the query ran and answered nothing usable."""
+    return status.StatusError(
+        error.code, error.reason, f"{error.message}: the query returned no samples", error.details
+    )
+
+
+def prometheus_failure(err: prom_errors.PrometheusError) -> status.StatusError:
+    """Prometheus down or slow: 503; anything else Prometheus said: 500 (never a zero)."""
+    if isinstance(err, prom_errors.PrometheusUnreachable):
+        return status.service_unavailable("unable to fetch metrics: prometheus is unreachable")
+    if isinstance(err, prom_errors.PrometheusTimeout):
+        return status.service_unavailable(
+            "unable to fetch metrics: prometheus did not answer in time"
+        )
+    if isinstance(err, prom_errors.PrometheusQueryError):
+        return status.internal_error(
+            f"unable to fetch metrics: prometheus rejected the query: {err}"
+        )
+    return status.internal_error(f"unable to fetch metrics: {err}")
