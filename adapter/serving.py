@@ -9,7 +9,6 @@ than serving stale answers for ever.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import gc
 import logging
@@ -26,13 +25,10 @@ from adapter.cluster import discovery as cluster_discovery
 from adapter.cluster import informers as cluster_informers
 from adapter.cluster import objects as cluster_objects
 from adapter.cluster.connection import ClusterError
-from adapter.hpa import flags as hpa_flags
 from adapter.hpa import running as hpa_running
-from adapter.hpa.settings import HPASettings
 from adapter.k8s.resources import RestMapper
 from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.errors import PrometheusConfigError
-from adapter.prometheus.settings import PrometheusSettings, parse_header_flags
 from adapter.providers.custom import CustomMetricsProvider
 from adapter.providers.custom import ObjectLister as CustomObjectLister
 from adapter.providers.discovery import Discovery, DiscoveryCollector
@@ -48,8 +44,8 @@ from adapter.rules.registry import RuleSet
 from adapter.rules.resources import check_against_mapper
 from adapter.server import app as server_app
 from adapter.server.running import serve as serve_app
-from adapter.server.tls import ServingSettings, TLSConfigError
-from adapter.settings import ApiGroups, ClusterSettings, DiscoverySettings, Settings
+from adapter.server.tls import TLSConfigError
+from adapter.settings import HPASettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -57,50 +53,12 @@ EXIT_CONFIG = 2
 EXIT_START_UP = 1
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    return Settings(
-        config_file=args.config,
-        prometheus=PrometheusSettings(
-            url=args.prometheus_url,
-            verb=args.prometheus_verb,
-            headers=parse_header_flags(args.prometheus_header),
-            token_file=args.prometheus_token_file,
-            ca_file=args.prometheus_ca_file,
-            client_cert_file=args.prometheus_client_tls_cert_file,
-            client_key_file=args.prometheus_client_tls_key_file,
-            timeout=args.prometheus_timeout,
-        ),
-        serving=ServingSettings(
-            secure_port=args.secure_port,
-            bind_address=args.bind_address,
-            tls_cert_file=args.tls_cert_file,
-            tls_private_key_file=args.tls_private_key_file,
-            cert_dir=args.cert_dir,
-        ),
-        discovery=DiscoverySettings(
-            relist_interval=args.metrics_relist_interval, max_age=args.metrics_max_age
-        ),
-        cluster=ClusterSettings(
-            kubeconfig=args.kubeconfig,
-            qps=args.client_qps,
-            burst=args.client_burst,
-            object_cache=args.object_cache,
-        ),
-        api_groups=ApiGroups(
-            custom=args.enable_custom_metrics_api,
-            external=args.enable_external_metrics_api,
-            resource=args.enable_resource_metrics_api,
-        ),
-        query_timeout=args.prometheus_timeout,
-    )
-
-
-async def serve_command(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+async def serve_command(settings: Settings, hpa: HPASettings | None = None) -> int:
+    """`python -m adapter serve`: exit 2 for a config it cannot serve, 1 when start-up
+    cannot reach a dependency or a background task dies, 0 after a stop signal."""
     try:
         config = load_config(settings.config_file)
-        hpa = hpa_flags.settings_from_args(args) if args.hpa else None
-    except (ConfigError, hpa_flags.FlagError) as err:
+    except ConfigError as err:
         print(err, file=sys.stderr)
         return EXIT_CONFIG
     try:

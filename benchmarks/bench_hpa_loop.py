@@ -151,12 +151,12 @@ def measure_decide(iterations: int) -> dict[str, float]:
     from adapter.hpa import objects
     from adapter.hpa.fetching import Fetched, FetchedMetricsSource, ProbeSource
     from adapter.hpa.sync import (
-        ControllerConfig,
         ControllerMemory,
         decide,
         finish,
         scale_from_api,
     )
+    from adapter.settings import ControllerConfig
 
     use_test_support()
     from support.apiserver import pod

@@ -38,12 +38,33 @@ from urllib.parse import quote
 from adapter.cluster.connection import Cluster, ClusterApiError, ClusterError
 from adapter.k8s.timefmt import format_micro_time
 
-__all__ = ["LeaderElectionConfig", "LeaderElector", "default_identity"]
+__all__ = [
+    "LeaderElectionConfig",
+    "LeaderElector",
+    "TimingError",
+    "check_timing",
+    "default_identity",
+]
 
 log = logging.getLogger(__name__)
 
 JITTER_FACTOR = 1.2
 """client-go's JitterUntil factor for the acquire loop."""
+
+
+class TimingError(ValueError):
+    """Lease timings under which a leader could lose the lease without noticing."""
+
+
+def check_timing(lease_duration: float, renew_deadline: float, retry_period: float) -> None:
+    """client-go's NewLeaderElector checks, in its words: a standby must wait longer than
+    the leader keeps retrying, and the leader must get more than one jittered try."""
+    if lease_duration <= renew_deadline:
+        raise TimingError("leaseDuration must be greater than renewDeadline")
+    if renew_deadline <= JITTER_FACTOR * retry_period:
+        raise TimingError("renewDeadline must be greater than retryPeriod*JitterFactor")
+    if retry_period <= 0:
+        raise TimingError("retryPeriod must be greater than zero")
 
 
 def default_identity() -> str:
@@ -66,12 +87,7 @@ class LeaderElectionConfig:
     release_on_cancel: bool = True
 
     def __post_init__(self) -> None:
-        if self.lease_duration <= self.renew_deadline:
-            raise ValueError("leaseDuration must be greater than renewDeadline")
-        if self.renew_deadline <= JITTER_FACTOR * self.retry_period:
-            raise ValueError("renewDeadline must be greater than retryPeriod*JitterFactor")
-        if self.retry_period <= 0:
-            raise ValueError("retryPeriod must be greater than zero")
+        check_timing(self.lease_duration, self.renew_deadline, self.retry_period)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,8 @@ and the controller loop with its metric sources (I/O).
 from adapter.hpa.evaluate import evaluate_files
 from adapter.hpa.snapshot import Snapshot, SnapshotError, evaluate_document, parse_snapshot
 from adapter.hpa.sync import (
-    ControllerConfig,
     ControllerMemory,
     Event,
-    FeatureGates,
     ScaleReadError,
     SyncResult,
     scale_from_api,
@@ -16,10 +14,8 @@ from adapter.hpa.sync import (
 )
 
 __all__ = [
-    "ControllerConfig",
     "ControllerMemory",
     "Event",
-    "FeatureGates",
     "ScaleReadError",
     "Snapshot",
     "SnapshotError",

@@ -60,7 +60,6 @@ from adapter.hpa.fetching import (
 from adapter.hpa.model import HorizontalPodAutoscaler, Pod, Scale
 from adapter.hpa.queueing import QueueShutDown, WorkQueue
 from adapter.hpa.records import DecisionRecorder, snapshot_document
-from adapter.hpa.settings import HPASettings, Mode
 from adapter.hpa.sync import (
     ControllerMemory,
     Decision,
@@ -73,6 +72,7 @@ from adapter.hpa.sync import (
 from adapter.k8s.resources import ResourceInfo, RestMapper, UnknownResourceError
 from adapter.k8s.selectors import LabelSelector, SelectorError
 from adapter.k8s.timefmt import format_time
+from adapter.settings.hpa import HPASettings, Mode
 
 __all__ = ["HorizontalController", "SyncOutcome"]
 

@@ -18,9 +18,9 @@ from typing import Any
 from adapter.cluster.events import ObjectReference, reference_to
 from adapter.hpa import snapshot
 from adapter.hpa.model import HorizontalPodAutoscaler, Pod
-from adapter.hpa.sync import FeatureGates
 from adapter.hpa.wire import WireError
 from adapter.k8s.timefmt import format_time
+from adapter.settings.hpa import FeatureGates
 
 __all__ = [
     "HPA_API_VERSION",

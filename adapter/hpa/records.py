@@ -28,9 +28,9 @@ from typing import Any
 import orjson
 
 from adapter.hpa import snapshot
-from adapter.hpa.settings import RecordSettings
-from adapter.hpa.sync import ControllerConfig, ControllerMemory
+from adapter.hpa.sync import ControllerMemory
 from adapter.k8s.timefmt import format_micro_time
+from adapter.settings.hpa import ControllerConfig, RecordSettings
 
 __all__ = ["DecisionRecorder", "render_config", "snapshot_document"]
 

@@ -18,12 +18,10 @@ stabilization windows and rate limits would not add up to either's behaviour.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -36,20 +34,17 @@ from adapter.cluster import discovery as cluster_discovery
 from adapter.cluster.connection import Cluster
 from adapter.cluster.events import EventRecorder
 from adapter.cluster.leaderelection import LeaderElectionConfig, LeaderElector, default_identity
-from adapter.hpa import flags
 from adapter.hpa.controller import COMPONENT, HorizontalController, SyncOutcome
 from adapter.hpa.exporting import HPAExporter
 from adapter.hpa.fetching import ApiMetricsBackend, MetricsBackend, ProviderMetricsBackend
 from adapter.hpa.records import DecisionRecorder
-from adapter.hpa.settings import HPASettings
 from adapter.k8s.resources import RestMapper
 from adapter.providers import base as providers
+from adapter.settings.hpa import HPARunSettings, HPASettings
 
-__all__ = ["EXIT_FLAGS", "Loop", "build_loop", "embedded_loop", "run_command"]
+__all__ = ["Loop", "build_loop", "embedded_loop", "run_command"]
 
 log = logging.getLogger(__name__)
-
-EXIT_FLAGS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,17 +144,6 @@ def embedded_loop(
 # -- `hpa run` --------------------------------------------------------------------------
 
 
-def _bind_address(text: str) -> tuple[str, int] | None:
-    if text in ("", "0"):
-        return None
-    host, _, port = text.rpartition(":")
-    try:
-        number = int(port)
-    except ValueError as err:
-        raise flags.FlagError(f"--metrics-bind-address: invalid port in {text!r}") from err
-    return host or "0.0.0.0", number
-
-
 def metrics_app(registry: CollectorRegistry, healthy: Callable[[], bool]) -> web.Application:
     """`/metrics` (Prometheus text) and `/healthz` for the standalone loop."""
 
@@ -197,16 +181,11 @@ async def _serve_until_signal(
             await runner.cleanup()
 
 
-async def run_command(args: argparse.Namespace) -> int:
+async def run_command(run: HPARunSettings) -> int:
     """`python -m adapter hpa run`."""
-    try:
-        settings = flags.settings_from_args(args)
-        address = _bind_address(args.metrics_bind_address)
-    except flags.FlagError as err:
-        print(f"hpa run: {err}", file=sys.stderr)
-        return EXIT_FLAGS
+    settings, address = run.loop, run.metrics_address
     async with cluster_connection.connect(
-        args.kubeconfig, qps=args.client_qps, burst=args.client_burst
+        run.cluster.kubeconfig, qps=run.cluster.qps, burst=run.cluster.burst
     ) as cluster:
         mapper = await cluster_discovery.fetch_rest_mapper(cluster)
         registry = CollectorRegistry()

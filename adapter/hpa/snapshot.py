@@ -58,9 +58,7 @@ from adapter.hpa.sources import (
     parse_pod_metrics_list,
 )
 from adapter.hpa.sync import (
-    ControllerConfig,
     ControllerMemory,
-    FeatureGates,
     ScaleReadError,
     SyncResult,
     scale_from_api,
@@ -83,6 +81,7 @@ from adapter.hpa.wire import (
 )
 from adapter.k8s.quantity import Quantity
 from adapter.k8s.timefmt import format_micro_time, format_time
+from adapter.settings.hpa import ControllerConfig, FeatureGates
 
 __all__ = [
     "API_VERSION",

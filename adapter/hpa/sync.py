@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from adapter.hpa import behavior as behavior_rules
 from adapter.hpa.behavior import Normalization, ScaleEvent, TimestampedRecommendation
@@ -76,14 +76,13 @@ from adapter.hpa.sources import selector_from_spec
 from adapter.k8s import gostrings
 from adapter.k8s.quantity import Quantity, QuantityFormat
 from adapter.k8s.selectors import LabelSelector, SelectorError
+from adapter.settings.hpa import ControllerConfig
 
 __all__ = [
-    "ControllerConfig",
     "ControllerMemory",
     "Decision",
     "Event",
     "Explanation",
-    "FeatureGates",
     "MetricExplanation",
     "ScaleReadError",
     "SyncResult",
@@ -92,36 +91,6 @@ __all__ = [
     "scale_from_api",
     "sync",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class FeatureGates:
-    """The Kubernetes feature gates the HPA controller and API validation consult."""
-
-    hpa_configurable_tolerance: bool = True
-    """Per-HPA `behavior.*.tolerance` (KEP-4951); beta and on by default in v1.36."""
-    hpa_scale_to_zero: bool = False
-    """`minReplicas: 0` and the ScaledToZero condition (KEP-2021); alpha, off in v1.36."""
-    pod_level_resources: bool = True
-    """Pod-level `spec.resources.requests` count for utilization (KEP-2837); beta, on."""
-
-
-@dataclass(frozen=True, slots=True)
-class ControllerConfig:
-    """kube-controller-manager's HPA flags; defaults are the flags' defaults."""
-
-    tolerance: float = 0.1
-    """--horizontal-pod-autoscaler-tolerance: ratio band around 1.0 that causes no scaling."""
-    cpu_initialization_period: timedelta = timedelta(minutes=5)
-    """--horizontal-pod-autoscaler-cpu-initialization-period: CPU samples of a pod this
-    young are trusted only once a full metric window followed its readiness."""
-    initial_readiness_delay: timedelta = timedelta(seconds=30)
-    """--horizontal-pod-autoscaler-initial-readiness-delay: an unready pod whose readiness
-    last changed within this long of its start counts as never having been ready."""
-    downscale_stabilization_window: timedelta = timedelta(minutes=5)
-    """--horizontal-pod-autoscaler-downscale-stabilization: how far back the highest
-    recommendation holds a scale-down."""
-    feature_gates: FeatureGates = field(default_factory=FeatureGates)
 
 
 @dataclass(frozen=True, slots=True)

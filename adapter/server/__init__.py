@@ -6,12 +6,11 @@ from adapter.server.app import HEALTH_PATHS, create_app, default_version
 from adapter.server.documents import VersionInfo
 from adapter.server.running import running, serve
 from adapter.server.state import Readiness
-from adapter.server.tls import ServingSettings, TLSConfigError, ssl_context
+from adapter.server.tls import TLSConfigError, ssl_context
 
 __all__ = [
     "HEALTH_PATHS",
     "Readiness",
-    "ServingSettings",
     "TLSConfigError",
     "VersionInfo",
     "create_app",

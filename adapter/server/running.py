@@ -23,6 +23,7 @@ from aiohttp import web
 from adapter.server import tls
 from adapter.server.accesslog import KlogAccessLogger
 from adapter.server.state import LIFECYCLE
+from adapter.settings import ServingSettings
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def _url_host(host: str) -> str:
 @contextlib.asynccontextmanager
 async def running(
     app: web.Application,
-    settings: tls.ServingSettings,
+    settings: ServingSettings,
     *,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
 ) -> AsyncIterator[str]:
@@ -81,7 +82,7 @@ def _listen_text(host: str, port: int) -> str:
 
 async def serve(
     app: web.Application,
-    settings: tls.ServingSettings,
+    settings: ServingSettings,
     *,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     on_serving: Callable[[str], object] | None = None,

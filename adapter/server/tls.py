@@ -1,4 +1,4 @@
-"""Serving settings and the TLS context of the HTTPS listener.
+"""The TLS context of the HTTPS listener.
 
 Owns what the generic apiserver's SecureServingOptions do for this server: the serving
 certificate from `--tls-cert-file`/`--tls-private-key-file`, or, when neither is given, a
@@ -17,7 +17,6 @@ import os
 import socket
 import ssl
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -25,6 +24,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from adapter.settings import ServingSettings
 
 
 class TLSConfigError(ValueError):
@@ -65,27 +66,6 @@ CIPHER_SUITES: Final[Mapping[str, str]] = {
     "TLS_RSA_WITH_AES_256_CBC_SHA": "AES256-SHA",
     "TLS_RSA_WITH_AES_128_CBC_SHA256": "AES128-SHA256",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ServingSettings:
-    """Where and how the HTTPS listener serves (`--secure-port`, `--bind-address`, ...)."""
-
-    secure_port: int = 6443
-    """TCP port; 0 picks a free one (tests). 6443 because the adapter runs unprivileged;
-    upstream's library default is 443 and its deployments pass 6443."""
-    bind_address: str = "0.0.0.0"
-    """IP address to listen on; `0.0.0.0` is every IPv4 interface, as upstream."""
-    tls_cert_file: str | None = None
-    """PEM serving certificate (with intermediates after it); needs the key too."""
-    tls_private_key_file: str | None = None
-    cert_dir: str = "apiserver.local.config/certificates"
-    """Where the self-signed pair is written when no files are given (upstream's default,
-    relative to the working directory)."""
-    tls_min_version: str | None = None
-    """Go name (`VersionTLS12`, `VersionTLS13`); None means TLS 1.2, the apiserver's floor."""
-    tls_cipher_suites: tuple[str, ...] = ()
-    """Go names of the TLS <= 1.2 suites to allow; empty means the library defaults."""
 
 
 def ssl_context(settings: ServingSettings) -> ssl.SSLContext:

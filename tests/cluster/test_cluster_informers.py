@@ -25,7 +25,7 @@ from urllib.parse import parse_qs
 import pytest
 from support.apiserver import node, pod
 
-from adapter import cli, serving
+from adapter import cli
 from adapter.cluster import connection, informers, objects
 from adapter.k8s import status
 from adapter.k8s.fields import FieldRequirement, FieldSelector
@@ -35,6 +35,7 @@ from adapter.providers.resource import CachedResourceObjects, ClusterResourceObj
 from adapter.sandbox.access import PolicyRule, RuleAuthorizer, rules_for
 from adapter.sandbox.apiserver import RunningApiServer, run_apiserver
 from adapter.sandbox.store import AuditRecord, ClusterState
+from adapter.settings import fromflags
 
 MAPPER = RestMapper.builtin()
 PODS = MAPPER.resolve(GroupResource("", "pods"))
@@ -413,4 +414,4 @@ def test_object_cache_flag(flag: list[str], expected: bool) -> None:
     args = cli.build_parser().parse_args(
         ["serve", "--prometheus-url=http://127.0.0.1:9090", "--config=c.yaml", *flag]
     )
-    assert serving.settings_from_args(args).cluster.object_cache is expected
+    assert fromflags.serve_settings(args).cluster.object_cache is expected

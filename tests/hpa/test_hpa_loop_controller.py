@@ -36,10 +36,10 @@ from adapter.hpa.fetching import (
     PodsRequest,
     ResourceRequest,
 )
-from adapter.hpa.settings import HPASettings, LeaderElectionSettings, Mode
 from adapter.k8s.resources import RestMapper
 from adapter.sandbox.apiserver import RunningApiServer
 from adapter.sandbox.store import ClusterState, ScaleSubresource
+from adapter.settings.hpa import HPASettings, LeaderElectionSettings, Mode
 
 HPAS = "horizontalpodautoscalers.autoscaling"
 

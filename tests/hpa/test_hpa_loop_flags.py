@@ -15,13 +15,13 @@ from datetime import timedelta
 import pytest
 
 from adapter import cli
-from adapter.hpa import flags
-from adapter.hpa.settings import HPASettings, Mode
+from adapter.settings import fromflags
+from adapter.settings.hpa import HPASettings, Mode
 
 
 def parse(*argv: str) -> HPASettings:
     args = cli.build_parser().parse_args(["hpa", "run", *argv])
-    return flags.settings_from_args(args)
+    return fromflags.hpa_settings(args)
 
 
 def test_defaults_are_kube_controller_manager_s() -> None:
@@ -80,7 +80,7 @@ def test_kube_controller_manager_spellings_are_accepted() -> None:
     ],
 )
 def test_values_the_loop_cannot_run_with_are_refused(argv: list[str], message: str) -> None:
-    with pytest.raises(flags.FlagError, match=message):
+    with pytest.raises(fromflags.FlagError, match=message):
         parse(*argv)
 
 
@@ -93,6 +93,6 @@ def test_serve_takes_the_loop_flags_behind_hpa() -> None:
     args = cli.build_parser().parse_args(
         ["serve", "--prometheus-url=http://p", "--config=c.yaml", "--hpa", "--hpa-workers=3"]
     )
-    assert args.hpa and flags.settings_from_args(args).workers == 3
+    assert args.hpa and fromflags.hpa_settings(args).workers == 3
     args = cli.build_parser().parse_args(["serve", "--prometheus-url=http://p", "--config=c"])
     assert not args.hpa

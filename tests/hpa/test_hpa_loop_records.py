@@ -29,9 +29,9 @@ from adapter.hpa.fetching import (
     record_metrics,
 )
 from adapter.hpa.records import DecisionRecorder, snapshot_document
-from adapter.hpa.settings import RecordSettings
 from adapter.hpa.snapshot import evaluate_document, render_result
-from adapter.hpa.sync import ControllerConfig, ControllerMemory, decide, finish, scale_from_api
+from adapter.hpa.sync import ControllerMemory, decide, finish, scale_from_api
+from adapter.settings.hpa import ControllerConfig, RecordSettings
 
 NOW = datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=UTC)
 STAMP = "2026-11-22T09:59:30Z"

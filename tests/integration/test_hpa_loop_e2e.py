@@ -44,16 +44,15 @@ from adapter.cluster import discovery as cluster_discovery
 from adapter.hpa import running
 from adapter.hpa.controller import SyncOutcome
 from adapter.hpa.fetching import ApiMetricsBackend
-from adapter.hpa.settings import HPASettings, LeaderElectionSettings, RecordSettings
 from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.settings import PrometheusSettings
 from adapter.rules.config import parse_config
 from adapter.sandbox.apiserver import RunningApiServer
 from adapter.sandbox.store import APIServiceBackend, ClusterState
 from adapter.server.running import running as running_server
-from adapter.server.tls import ServingSettings
 from adapter.serving import build_components
-from adapter.settings import Settings
+from adapter.settings import ServingSettings, Settings
+from adapter.settings.hpa import HPASettings, LeaderElectionSettings, RecordSettings
 
 REPO = Path(__file__).resolve().parents[2]
 HPAS = "horizontalpodautoscalers.autoscaling"

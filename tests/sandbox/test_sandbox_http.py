@@ -546,7 +546,8 @@ async def test_deployment_scale_subresource(client: Client, cluster_state: Clust
     }
     code, scaled = await client.call("PUT", path, dict(scale, spec={"replicas": 5}))
     assert (code, scaled["spec"]["replicas"]) == (200, 5)
-    assert cluster_state.get("deployments.apps", "web", "shop")["spec"]["replicas"] == 5
+    stored = cluster_state.get("deployments.apps", "web", "shop")
+    assert stored is not None and stored["spec"]["replicas"] == 5
     code, body = await client.call("PUT", path, dict(scale, spec={"replicas": 6}))
     assert (code, body["reason"]) == (409, "Conflict")  # the old resourceVersion
     code, body = await client.call(
@@ -768,7 +769,7 @@ async def test_token_and_access_reviews(client: Client, cluster_state: ClusterSt
         "POST", "/apis/authentication.k8s.io/v1/tokenreviews", {"spec": {"token": "nope"}}
     )
     assert "authenticated" not in review["status"]
-    sar = {
+    sar: dict[str, Any] = {
         "spec": {
             "user": "system:serviceaccount:monitoring:adapter",
             "groups": ["system:serviceaccounts"],

@@ -54,7 +54,10 @@ def test_strategic_patch_drops_directives() -> None:
 
 
 def test_json_patch_operations() -> None:
-    document = {"spec": {"replicas": 1, "ports": [80, 443]}, "metadata": {"labels": {"a/b": "x"}}}
+    document: dict[str, Any] = {
+        "spec": {"replicas": 1, "ports": [80, 443]},
+        "metadata": {"labels": {"a/b": "x"}},
+    }
     result = patching.json_patch(
         document,
         [

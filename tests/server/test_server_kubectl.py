@@ -30,7 +30,8 @@ from adapter.providers.base import (
 )
 from adapter.server.app import create_app
 from adapter.server.running import running
-from adapter.server.tls import SELF_SIGNED_CERT, ServingSettings
+from adapter.server.tls import SELF_SIGNED_CERT
+from adapter.settings import ServingSettings
 
 NOW = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -22,6 +22,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from adapter.cli.logs import KlogFormatter
 from adapter.k8s.resources import GroupResource
 from adapter.providers.base import (
     CustomMetricInfo,
@@ -29,11 +30,10 @@ from adapter.providers.base import (
     CustomMetricValue,
     ObjectReference,
 )
-from adapter.server.accesslog import KlogFormatter
 from adapter.server.app import create_app
 from adapter.server.running import running, serve
 from adapter.server.state import LIFECYCLE
-from adapter.server.tls import ServingSettings
+from adapter.settings import ServingSettings
 
 
 @dataclass

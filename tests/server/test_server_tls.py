@@ -30,11 +30,11 @@ from adapter.server.running import running
 from adapter.server.tls import (
     SELF_SIGNED_CERT,
     SELF_SIGNED_KEY,
-    ServingSettings,
     TLSConfigError,
     serving_files,
     ssl_context,
 )
+from adapter.settings import ServingSettings
 
 
 def _name(common_name: str) -> x509.Name:

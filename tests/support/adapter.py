@@ -15,9 +15,8 @@ from adapter.prometheus.settings import PrometheusSettings
 from adapter.rules.config import MetricsDiscoveryConfig, parse_config
 from adapter.sandbox.apiserver import RunningApiServer
 from adapter.server.running import running
-from adapter.server.tls import ServingSettings
 from adapter.serving import build_components
-from adapter.settings import ApiGroups, Settings
+from adapter.settings import ApiGroups, ServingSettings, Settings
 from support.kubectl import get_raw
 
 

@@ -1,8 +1,9 @@
-"""Command-line flags as one frozen, typed Settings object.
+"""The adapter server's settings: where it serves, what it reads, which groups it serves.
 
 Flag names follow prometheus-adapter (and the generic Kubernetes API server flags it
-inherits) wherever the meaning is the same, so a Deployment's `args:` carry over.
-Durations take Go's syntax (`1m30s`), as upstream's flags do.
+inherits) wherever the meaning is the same, so a Deployment's `args:` carry over. Values
+here are plain data; which flag sets which field, and the checks across flags, are
+`adapter.settings.fromflags`'.
 """
 
 from __future__ import annotations
@@ -10,7 +11,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from adapter.prometheus.settings import PrometheusSettings
-from adapter.server.tls import ServingSettings
+
+
+@dataclass(frozen=True, slots=True)
+class ServingSettings:
+    """Where and how the HTTPS listener serves (`--secure-port`, `--bind-address`, ...)."""
+
+    secure_port: int = 6443
+    """TCP port; 0 picks a free one (tests). 6443 because the adapter runs unprivileged;
+    upstream's library default is 443 and its deployments pass 6443."""
+    bind_address: str = "0.0.0.0"
+    """IP address to listen on; `0.0.0.0` is every IPv4 interface, as upstream."""
+    tls_cert_file: str | None = None
+    """PEM serving certificate (with intermediates after it); needs the key too."""
+    tls_private_key_file: str | None = None
+    cert_dir: str = "apiserver.local.config/certificates"
+    """Where the self-signed pair is written when no files are given (upstream's default,
+    relative to the working directory)."""
+    tls_min_version: str | None = None
+    """Go name (`VersionTLS12`, `VersionTLS13`); None means TLS 1.2, the apiserver's floor."""
+    tls_cipher_suites: tuple[str, ...] = ()
+    """Go names of the TLS <= 1.2 suites to allow; empty means the library defaults."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,19 +2,60 @@
 
 Owns what `hpa run` and `serve --hpa` are told on the command line, typed and with its
 unit and default explained: the loop itself (sync period, workers, mode, which HPAs),
-the controller's algorithm flags (kube-controller-manager's, carried by
-`adapter.hpa.sync.ControllerConfig`), leader election and decision records. Turning
-flags into these is `adapter.hpa.flags`'; using them is `adapter.hpa.controller`'s.
+kube-controller-manager's algorithm flags and feature gates (`ControllerConfig`, which
+the pure sync in `adapter.hpa.sync` takes), leader election and decision records. Each
+value checks itself once, when made; turning flags into these is
+`adapter.settings.fromflags`', using them is `adapter.hpa`'s.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from adapter.hpa.sync import ControllerConfig
+from adapter.cluster import leaderelection
+from adapter.settings.serving import ClusterSettings
 
-__all__ = ["HPASettings", "LeaderElectionSettings", "Mode", "RecordSettings"]
+__all__ = [
+    "ControllerConfig",
+    "FeatureGates",
+    "HPARunSettings",
+    "HPASettings",
+    "LeaderElectionSettings",
+    "Mode",
+    "RecordSettings",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureGates:
+    """The Kubernetes feature gates the HPA controller and API validation consult."""
+
+    hpa_configurable_tolerance: bool = True
+    """Per-HPA `behavior.*.tolerance` (KEP-4951); beta and on by default in v1.36."""
+    hpa_scale_to_zero: bool = False
+    """`minReplicas: 0` and the ScaledToZero condition (KEP-2021); alpha, off in v1.36."""
+    pod_level_resources: bool = True
+    """Pod-level `spec.resources.requests` count for utilization (KEP-2837); beta, on."""
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerConfig:
+    """kube-controller-manager's HPA flags; defaults are the flags' defaults."""
+
+    tolerance: float = 0.1
+    """--horizontal-pod-autoscaler-tolerance: ratio band around 1.0 that causes no scaling."""
+    cpu_initialization_period: timedelta = timedelta(minutes=5)
+    """--horizontal-pod-autoscaler-cpu-initialization-period: CPU samples of a pod this
+    young are trusted only once a full metric window followed its readiness."""
+    initial_readiness_delay: timedelta = timedelta(seconds=30)
+    """--horizontal-pod-autoscaler-initial-readiness-delay: an unready pod whose readiness
+    last changed within this long of its start counts as never having been ready."""
+    downscale_stabilization_window: timedelta = timedelta(minutes=5)
+    """--horizontal-pod-autoscaler-downscale-stabilization: how far back the highest
+    recommendation holds a scale-down."""
+    feature_gates: FeatureGates = field(default_factory=FeatureGates)
 
 
 class Mode(enum.StrEnum):
@@ -45,6 +86,10 @@ class LeaderElectionSettings:
     identity: str = ""
     """This candidate's holderIdentity; empty means `<hostname>_<uuid>`."""
 
+    def __post_init__(self) -> None:
+        if self.enabled:
+            leaderelection.check_timing(self.lease_duration, self.renew_deadline, self.retry_period)
+
 
 @dataclass(frozen=True, slots=True)
 class RecordSettings:
@@ -73,3 +118,16 @@ class HPASettings:
     controller: ControllerConfig = field(default_factory=ControllerConfig)
     leader_election: LeaderElectionSettings = field(default_factory=LeaderElectionSettings)
     records: RecordSettings = field(default_factory=RecordSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class HPARunSettings:
+    """`hpa run`: the loop as its own process, reading metrics through the API server."""
+
+    loop: HPASettings = field(default_factory=HPASettings)
+    cluster: ClusterSettings = field(default_factory=lambda: ClusterSettings(burst=30))
+    """`--kubeconfig`, `--client-qps`, `--client-burst` (30, as kube-controller-manager's
+    --kube-api-burst)."""
+    metrics_address: tuple[str, int] | None = ("0.0.0.0", 8080)
+    """`--metrics-bind-address` (`host:port`, default `:8080`; `0` turns it off): where
+    plain-HTTP `/metrics` and `/healthz` are served."""

@@ -1,0 +1,130 @@
+"""`python -m adapter <command>`: the flags of every command, and nothing else.
+
+Each subcommand's flags are defined in this package (`serveflags`, `loopflags`, and the
+tool commands below); `adapter.settings.fromflags` turns them into typed settings, and
+the module that does the work gets those settings, never argparse. Exit status 2 is a
+flag the process cannot run with; other exit codes are the commands' own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import Final
+
+from adapter import __version__
+from adapter.cli import argtypes, logs, loopflags, serveflags
+from adapter.settings import fromflags
+
+__all__ = ["EXIT_FLAGS", "build_parser", "main"]
+
+EXIT_FLAGS: Final = 2
+"""A flag value or combination the process cannot run with, as argparse's own exit."""
+
+
+def _add_rules(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rules = commands.add_parser(
+        "rules", help="check, explain and query rule configs without a cluster"
+    )
+    sub = rules.add_subparsers(dest="rules_command", required=True)
+    check = sub.add_parser("check", help="validate config files")
+    check.add_argument("configs", nargs="+", metavar="CONFIG")
+    for name, text in (
+        ("explain", "list the metrics a config makes of some series"),
+        ("query", "print the PromQL an API request would run"),
+    ):
+        parser = sub.add_parser(name, help=text)
+        parser.add_argument("--config", required=True)
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument(
+            "--series", help="YAML/JSON list of label sets, as /api/v1/series returns"
+        )
+        source.add_argument("--prometheus-url", help="list series from this Prometheus")
+        parser.add_argument(
+            "--metrics-max-age",
+            type=argtypes.duration,
+            default=600.0,
+            metavar="DURATION",
+            help="series history to list with --prometheus-url (default 10m)",
+        )
+        parser.add_argument(
+            "--kubeconfig", help="use this cluster's resources instead of the built-in table"
+        )
+        parser.add_argument("-o", "--output", choices=("text", "json"), default="text")
+        if name == "query":
+            parser.add_argument(
+                "--path", required=True, help="API request path with its query string"
+            )
+            parser.add_argument("--objects", default="", help="NAME,... the label selector matches")
+
+
+def _add_hpa(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    hpa = commands.add_parser("hpa", help="the HorizontalPodAutoscaler")
+    sub = hpa.add_subparsers(dest="hpa_command", required=True)
+    evaluate = sub.add_parser("evaluate", help="replay one sync of an HPA snapshot, offline")
+    evaluate.add_argument("files", nargs="+", metavar="SNAPSHOT", help="YAML or JSON; - for stdin")
+    run = sub.add_parser("run", help="run the HPA loop against the cluster's metrics APIs")
+    run.add_argument("--kubeconfig", help="default: $KUBECONFIG, ~/.kube/config, in-cluster")
+    run.add_argument("--client-qps", type=float, default=20.0)
+    run.add_argument("--client-burst", type=int, default=30)
+    run.add_argument(
+        "--metrics-bind-address",
+        default=":8080",
+        metavar="HOST:PORT",
+        help="plain-HTTP /metrics and /healthz (default :8080; 0 turns them off)",
+    )
+    loopflags.add_loop_flags(run, embedded=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="metrics-adapter", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-v",
+        "--v",
+        dest="verbosity",
+        type=int,
+        default=0,
+        help="log verbosity, as klog's -v (2: requests, 6: queries)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the aggregated metrics API server")
+    serveflags.add_serve_flags(serve)
+    _add_rules(commands)
+    _add_hpa(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.configure(args.verbosity)
+    if args.command == "serve":
+        from adapter import serving
+
+        try:
+            settings = fromflags.serve_settings(args)
+            hpa = fromflags.hpa_settings(args) if args.hpa else None
+        except fromflags.FlagError as err:
+            print(f"serve: {err}", file=sys.stderr)
+            return EXIT_FLAGS
+        return asyncio.run(serving.serve_command(settings, hpa))
+    if args.command == "rules":
+        from adapter.tools import rules_tool
+
+        return rules_tool.run(args)
+    if args.command == "hpa" and args.hpa_command == "run":
+        from adapter.hpa import running
+
+        try:
+            run_settings = fromflags.hpa_run_settings(args)
+        except fromflags.FlagError as err:
+            print(f"hpa run: {err}", file=sys.stderr)
+            return EXIT_FLAGS
+        return asyncio.run(running.run_command(run_settings))
+    if args.command == "hpa":
+        from adapter.hpa import evaluate
+
+        return evaluate.evaluate_files(args.files, sys.stdout, sys.stderr)
+    raise AssertionError(f"unhandled command {args.command}")

@@ -1,0 +1,215 @@
+"""Parsed flags into settings: every conversion and every check across flags.
+
+The CLI layer (`adapter.cli`) defines the flags and parses single values (durations,
+booleans, sizes); this module turns the parsed namespace into `Settings`,
+`HPASettings` and `HPARunSettings`, refusing combinations the process cannot run with
+(`FlagError`, exit status 2, the message naming the flag). A value type that can check
+itself does so when made (`LeaderElectionSettings`, `PrometheusSettings`); this module
+only names the flag in its complaint.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from typing import Final
+
+from adapter.cluster.leaderelection import TimingError
+from adapter.k8s.selectors import LabelSelector, SelectorError
+from adapter.prometheus.errors import PrometheusConfigError
+from adapter.prometheus.settings import PrometheusSettings, parse_header_flags
+from adapter.settings.hpa import (
+    ControllerConfig,
+    FeatureGates,
+    HPARunSettings,
+    HPASettings,
+    LeaderElectionSettings,
+    Mode,
+    RecordSettings,
+)
+from adapter.settings.serving import (
+    ApiGroups,
+    ClusterSettings,
+    DiscoverySettings,
+    ServingSettings,
+    Settings,
+)
+
+__all__ = [
+    "FEATURE_GATES",
+    "FlagError",
+    "feature_gates",
+    "hpa_run_settings",
+    "hpa_settings",
+    "parse_bool",
+    "serve_settings",
+]
+
+FEATURE_GATES: Final = {
+    "HPAConfigurableTolerance": "hpa_configurable_tolerance",
+    "HPAScaleToZero": "hpa_scale_to_zero",
+    "PodLevelResources": "pod_level_resources",
+}
+"""The Kubernetes feature gates the HPA logic follows, by their Kubernetes names."""
+
+
+class FlagError(ValueError):
+    """A flag value, or a combination of flags, the process cannot run with; the
+    message names the flag."""
+
+
+def parse_bool(text: str) -> bool:
+    """A boolean as Go's strconv.ParseBool reads it (the pflag spelling upstream takes)."""
+    lowered = text.lower()
+    if lowered in ("1", "t", "true", "yes"):
+        return True
+    if lowered in ("0", "f", "false", "no"):
+        return False
+    raise ValueError(f"invalid boolean {text!r}")
+
+
+def serve_settings(args: argparse.Namespace) -> Settings:
+    """`serve`'s flags as Settings."""
+    try:
+        prometheus = PrometheusSettings(
+            url=args.prometheus_url,
+            verb=args.prometheus_verb,
+            headers=parse_header_flags(args.prometheus_header),
+            token_file=args.prometheus_token_file,
+            ca_file=args.prometheus_ca_file,
+            client_cert_file=args.prometheus_client_tls_cert_file,
+            client_key_file=args.prometheus_client_tls_key_file,
+            timeout=args.prometheus_timeout,
+        )
+    except PrometheusConfigError as err:
+        raise FlagError(f"--prometheus-*: {err}") from err
+    return Settings(
+        config_file=args.config,
+        prometheus=prometheus,
+        serving=ServingSettings(
+            secure_port=args.secure_port,
+            bind_address=args.bind_address,
+            tls_cert_file=args.tls_cert_file,
+            tls_private_key_file=args.tls_private_key_file,
+            cert_dir=args.cert_dir,
+        ),
+        discovery=DiscoverySettings(
+            relist_interval=args.metrics_relist_interval, max_age=args.metrics_max_age
+        ),
+        cluster=_cluster(args, burst=args.client_burst),
+        api_groups=ApiGroups(
+            custom=args.enable_custom_metrics_api,
+            external=args.enable_external_metrics_api,
+            resource=args.enable_resource_metrics_api,
+        ),
+        query_timeout=args.prometheus_timeout,
+    )
+
+
+def _cluster(args: argparse.Namespace, *, burst: int) -> ClusterSettings:
+    return ClusterSettings(
+        kubeconfig=args.kubeconfig,
+        qps=args.client_qps,
+        burst=burst,
+        object_cache=getattr(args, "object_cache", True),
+    )
+
+
+def feature_gates(text: str) -> FeatureGates:
+    """`--feature-gates` (`Name=bool,...`); an unknown gate is an error, as in Kubernetes."""
+    values: dict[str, bool] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, separator, raw = item.partition("=")
+        if not separator or name not in FEATURE_GATES:
+            known = ", ".join(sorted(FEATURE_GATES))
+            raise FlagError(f"--feature-gates: unrecognized feature gate {item!r} (known: {known})")
+        try:
+            values[FEATURE_GATES[name]] = parse_bool(raw)
+        except ValueError as err:
+            raise FlagError(f"--feature-gates: {name}: {err}") from err
+    return FeatureGates(**values)
+
+
+def hpa_settings(args: argparse.Namespace) -> HPASettings:
+    """The HPA loop's flags (`serve --hpa`, `hpa run`) as HPASettings."""
+    if args.hpa_sync_period <= 0:
+        raise FlagError("--hpa-sync-period: must be positive")
+    if args.hpa_workers < 1:
+        raise FlagError("--hpa-workers: must be at least 1")
+    try:
+        LabelSelector.parse(args.hpa_selector)
+    except SelectorError as err:
+        raise FlagError(f"--hpa-selector: {err}") from err
+    if args.horizontal_pod_autoscaler_tolerance < 0:
+        raise FlagError("--horizontal-pod-autoscaler-tolerance: must not be negative")
+    try:
+        election = LeaderElectionSettings(
+            enabled=args.leader_elect,
+            lease_duration=args.leader_elect_lease_duration,
+            renew_deadline=args.leader_elect_renew_deadline,
+            retry_period=args.leader_elect_retry_period,
+            resource_name=args.leader_elect_resource_name,
+            resource_namespace=args.leader_elect_resource_namespace,
+        )
+    except TimingError as err:
+        raise FlagError(f"--leader-elect-*: {_flag_names(str(err))}") from err
+    return HPASettings(
+        sync_period=args.hpa_sync_period,
+        workers=args.hpa_workers,
+        mode=Mode(args.hpa_mode),
+        selector=args.hpa_selector,
+        controller=ControllerConfig(
+            tolerance=args.horizontal_pod_autoscaler_tolerance,
+            cpu_initialization_period=timedelta(
+                seconds=args.horizontal_pod_autoscaler_cpu_initialization_period
+            ),
+            initial_readiness_delay=timedelta(
+                seconds=args.horizontal_pod_autoscaler_initial_readiness_delay
+            ),
+            downscale_stabilization_window=timedelta(
+                seconds=args.horizontal_pod_autoscaler_downscale_stabilization
+            ),
+            feature_gates=feature_gates(args.feature_gates),
+        ),
+        leader_election=election,
+        records=RecordSettings(
+            directory=args.hpa_record_dir,
+            record_all=args.hpa_record_all,
+            max_bytes=args.hpa_record_max_bytes,
+        ),
+    )
+
+
+_TIMING_FLAGS: Final = (
+    ("leaseDuration", "--leader-elect-lease-duration"),
+    ("renewDeadline", "--leader-elect-renew-deadline"),
+    ("retryPeriod", "--leader-elect-retry-period"),
+)
+
+
+def _flag_names(message: str) -> str:
+    """client-go's field names in a timing complaint, as the flags that set them."""
+    for field_name, flag in _TIMING_FLAGS:
+        message = message.replace(field_name, flag)
+    return message.replace("*JitterFactor", " x 1.2")
+
+
+def hpa_run_settings(args: argparse.Namespace) -> HPARunSettings:
+    """`hpa run`'s flags: the loop's, the cluster connection and the metrics listener."""
+    return HPARunSettings(
+        loop=hpa_settings(args),
+        cluster=_cluster(args, burst=args.client_burst),
+        metrics_address=bind_address(args.metrics_bind_address),
+    )
+
+
+def bind_address(text: str) -> tuple[str, int] | None:
+    """`host:port` (host may be empty: every interface); `0` or empty turns it off."""
+    if text in ("", "0"):
+        return None
+    host, _, port = text.rpartition(":")
+    try:
+        number = int(port)
+    except ValueError as err:
+        raise FlagError(f"--metrics-bind-address: invalid port in {text!r}") from err
+    return host or "0.0.0.0", number
