@@ -13,6 +13,8 @@ Prometheus (real server, never mocked; see `tests/support/prometheus.py`):
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -69,3 +71,41 @@ def prometheus_factory(
 async def fault_proxy(prometheus: PrometheusProcess) -> AsyncIterator[FaultProxy]:
     async with FaultProxy(prometheus.url) as proxy:
         yield proxy
+
+
+@pytest.fixture(autouse=True)
+async def no_leaked_tasks(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Fail an async test that leaves asyncio tasks running after its fixtures are torn
+    down: a task left behind is a background job the code forgot to stop, which in the
+    adapter would be a watch, a relist or a worker outliving its owner.
+
+    Autouse fixtures are set up first and so torn down last, after the test's own
+    fixtures (servers, clients) have closed. Tasks already cancelled get a few loop
+    turns to finish before they count."""
+    if not inspect.iscoroutinefunction(getattr(request.node, "obj", None)):
+        yield
+        return
+    current = asyncio.current_task()
+    before = {task for task in asyncio.all_tasks() if task is not current}
+    yield
+    for _ in range(20):
+        leaked = [
+            task
+            for task in asyncio.all_tasks()
+            if task is not current
+            and task not in before
+            and not task.done()
+            and not _is_fixture_teardown(task)
+        ]
+        if not leaked:
+            return
+        await asyncio.sleep(0.01)
+    for task in leaked:
+        task.cancel()
+    names = ", ".join(sorted(f"{task.get_name()} ({task.get_coro()!r})" for task in leaked))
+    pytest.fail(f"the test left {len(leaked)} asyncio task(s) running: {names}")
+
+
+def _is_fixture_teardown(task: asyncio.Task[object]) -> bool:
+    """pytest-asyncio runs each async fixture's teardown as a task of its own."""
+    return getattr(task.get_coro(), "__qualname__", "").endswith("async_finalizer")

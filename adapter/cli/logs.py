@@ -43,12 +43,27 @@ class KlogFormatter(logging.Formatter):
         return text
 
 
+class _StderrHandler(logging.Handler):
+    """The handler `configure` installs: writes to whatever `sys.stderr` is at the time
+    (as the stdlib's last-resort handler does), and is told apart from handlers others
+    installed (pytest's capture, an embedding program's), so calling `configure` again
+    replaces only it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
 def configure(verbosity: int) -> None:
     """Install klog's format on stderr at the level `verbosity` asks for."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(KlogFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    for previous in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(previous)
+    root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbosity >= 6 else logging.INFO)
     if verbosity < 2:
         logging.getLogger(ACCESS_LOGGER).setLevel(logging.WARNING)
