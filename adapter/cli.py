@@ -174,6 +174,52 @@ def _add_hpa(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="plain-HTTP /metrics and /healthz (default :8080; 0 turns them off)",
     )
     hpa_flags.add_loop_flags(run, embedded=False)
+    _add_backtest(sub)
+
+
+def _add_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backtest = sub.add_parser(
+        "backtest", help="replay HPA specs over a window of Prometheus history, offline"
+    )
+    backtest.add_argument("spec", metavar="HPA.yaml", help="autoscaling/v2 HPA manifest")
+    backtest.add_argument(
+        "--compare", action="append", default=[], metavar="OTHER.yaml", help="another spec"
+    )
+    backtest.add_argument("--config", help="rule config file the adapter serves with")
+    backtest.add_argument("--from", dest="from_", metavar="T", help="RFC 3339, or 7d before now")
+    backtest.add_argument("--to", metavar="T", help="RFC 3339, or a duration before now (0s)")
+    backtest.add_argument("--step", default="15s", help="time between syncs (default 15s)")
+    backtest.add_argument(
+        "--replicas", type=int, metavar="N", help="replicas that ran, when no history has them"
+    )
+    backtest.add_argument(
+        "--pod-requests",
+        action="append",
+        default=[],
+        metavar="[CONTAINER/]RESOURCE=QUANTITY",
+        help="per-pod requests, for Utilization targets (repeatable)",
+    )
+    backtest.add_argument("--records", metavar="DIR", help="replay these decision records")
+    backtest.add_argument("-o", "--output", choices=("json", "table"), default="table")
+    backtest.add_argument("--plot", metavar="FILE.png", help="draw replicas and metrics")
+    loop = backtest.add_argument_group("controller (kube-controller-manager's flags)")
+    loop.add_argument(
+        "--horizontal-pod-autoscaler-tolerance", dest="tolerance", type=float, default=0.1
+    )
+    for flag, dest, default in (
+        ("downscale-stabilization", "downscale_stabilization", 300.0),
+        ("initial-readiness-delay", "initial_readiness_delay", 30.0),
+        ("cpu-initialization-period", "cpu_initialization_period", 300.0),
+    ):
+        loop.add_argument(
+            f"--horizontal-pod-autoscaler-{flag}",
+            dest=dest,
+            type=_duration,
+            default=default,
+            metavar="DURATION",
+        )
+    loop.add_argument("--feature-gates", default="", metavar="NAME=BOOL,...")
+    _add_prometheus_flags(backtest, required=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,6 +266,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from adapter.hpa import running
 
         return asyncio.run(running.run_command(args))
+    if args.command == "hpa" and args.hpa_command == "backtest":
+        from adapter.backtest import command
+
+        return command.main(args)
     if args.command == "hpa":
         from adapter.hpa import evaluate
 
