@@ -294,10 +294,13 @@ class Reader:
             raise ReadError(f"metric {read.label()!r}: cannot build its query: {err}") from err
 
     def _unknown(self, what: str) -> str:
-        return (
-            f"{what} is served by no rule of {self.config.source} for the series Prometheus "
-            f"held between {self.window.start.isoformat()} and {self.window.end.isoformat()}"
-        )
+        between = f"between {_iso(self.window.start)} and {_iso(self.window.end)}"
+        if self.registry().series_seen == 0:
+            return (
+                f"{what}: no data in the window: Prometheus held no series that the rules "
+                f"of {self.config.source} select {between}"
+            )
+        return f"{what} is served by no rule of {self.config.source} for the series {between}"
 
     def _resource(self, read: MetricRead, spec: BacktestSpec) -> MetricHistory:
         rules = self.config.resource_rules
