@@ -76,6 +76,38 @@ def _add_hpa(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="plain-HTTP /metrics and /healthz (default :8080; 0 turns them off)",
     )
     loopflags.add_loop_flags(run, embedded=False)
+    _add_backtest(sub)
+
+
+def _add_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backtest = sub.add_parser(
+        "backtest", help="replay HPA specs over a window of Prometheus history, offline"
+    )
+    backtest.add_argument("spec", metavar="HPA.yaml", help="autoscaling/v2 HPA manifest")
+    backtest.add_argument(
+        "--compare", action="append", default=[], metavar="OTHER.yaml", help="another spec"
+    )
+    backtest.add_argument("--config", help="rule config file the adapter serves with")
+    backtest.add_argument("--from", dest="from_", metavar="T", help="RFC 3339, or 7d before now")
+    backtest.add_argument("--to", metavar="T", help="RFC 3339, or a duration before now (0s)")
+    backtest.add_argument("--step", default="15s", help="time between syncs (default 15s)")
+    backtest.add_argument(
+        "--replicas", type=int, metavar="N", help="replicas that ran, when no history has them"
+    )
+    backtest.add_argument(
+        "--pod-requests",
+        action="append",
+        default=[],
+        metavar="[CONTAINER/]RESOURCE=QUANTITY",
+        help="per-pod requests, for Utilization targets (repeatable)",
+    )
+    backtest.add_argument("--records", metavar="DIR", help="replay these decision records")
+    backtest.add_argument("-o", "--output", choices=("json", "table"), default="table")
+    backtest.add_argument("--plot", metavar="FILE.png", help="draw replicas and metrics")
+    loopflags.add_controller_flags(
+        backtest.add_argument_group("controller (kube-controller-manager's flags)")
+    )
+    serveflags.add_prometheus_flags(backtest, required=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"hpa run: {err}", file=sys.stderr)
             return EXIT_FLAGS
         return asyncio.run(running.run_command(run_settings))
+    if args.command == "hpa" and args.hpa_command == "backtest":
+        from adapter.backtest import command
+
+        return command.main(args)
     if args.command == "hpa":
         from adapter.hpa import evaluate
 

@@ -15,7 +15,7 @@ import argparse
 from adapter.cli import argtypes
 from adapter.settings import LeaderElectionSettings, Mode, RecordSettings
 
-__all__ = ["add_loop_flags"]
+__all__ = ["add_controller_flags", "add_loop_flags"]
 
 
 def add_loop_flags(parser: argparse.ArgumentParser, *, embedded: bool) -> None:
@@ -75,6 +75,29 @@ def add_loop_flags(parser: argparse.ArgumentParser, *, embedded: bool) -> None:
         metavar="SIZE",
         help="keep the record directory under this size, deleting the oldest (default 256Mi)",
     )
+    add_controller_flags(group)
+    election = parser.add_argument_group("leader election")
+    election.add_argument("--leader-elect", type=argtypes.boolean, default=True, metavar="BOOL")
+    election.add_argument(
+        "--leader-elect-lease-duration", type=argtypes.duration, default=15.0, metavar="DURATION"
+    )
+    election.add_argument(
+        "--leader-elect-renew-deadline", type=argtypes.duration, default=10.0, metavar="DURATION"
+    )
+    election.add_argument(
+        "--leader-elect-retry-period", type=argtypes.duration, default=2.0, metavar="DURATION"
+    )
+    election.add_argument(
+        "--leader-elect-resource-name", default=LeaderElectionSettings().resource_name
+    )
+    election.add_argument(
+        "--leader-elect-resource-namespace", default=LeaderElectionSettings().resource_namespace
+    )
+
+
+def add_controller_flags(group: argparse._ArgumentGroup) -> None:
+    """kube-controller-manager's algorithm flags and the feature gates (`ControllerConfig`,
+    made by `fromflags.controller_config`); the loop and `hpa backtest` share them."""
     group.add_argument(
         "--horizontal-pod-autoscaler-tolerance",
         type=float,
@@ -111,21 +134,4 @@ def add_loop_flags(parser: argparse.ArgumentParser, *, embedded: bool) -> None:
         metavar="NAME=BOOL,...",
         help="HPAConfigurableTolerance (default true), HPAScaleToZero (default false), "
         "PodLevelResources (default true)",
-    )
-    election = parser.add_argument_group("leader election")
-    election.add_argument("--leader-elect", type=argtypes.boolean, default=True, metavar="BOOL")
-    election.add_argument(
-        "--leader-elect-lease-duration", type=argtypes.duration, default=15.0, metavar="DURATION"
-    )
-    election.add_argument(
-        "--leader-elect-renew-deadline", type=argtypes.duration, default=10.0, metavar="DURATION"
-    )
-    election.add_argument(
-        "--leader-elect-retry-period", type=argtypes.duration, default=2.0, metavar="DURATION"
-    )
-    election.add_argument(
-        "--leader-elect-resource-name", default=LeaderElectionSettings().resource_name
-    )
-    election.add_argument(
-        "--leader-elect-resource-namespace", default=LeaderElectionSettings().resource_namespace
     )

@@ -38,6 +38,7 @@ from adapter.settings.serving import (
 __all__ = [
     "FEATURE_GATES",
     "FlagError",
+    "controller_config",
     "feature_gates",
     "hpa_run_settings",
     "hpa_settings",
@@ -140,8 +141,6 @@ def hpa_settings(args: argparse.Namespace) -> HPASettings:
         LabelSelector.parse(args.hpa_selector)
     except SelectorError as err:
         raise FlagError(f"--hpa-selector: {err}") from err
-    if args.horizontal_pod_autoscaler_tolerance < 0:
-        raise FlagError("--horizontal-pod-autoscaler-tolerance: must not be negative")
     try:
         election = LeaderElectionSettings(
             enabled=args.leader_elect,
@@ -158,25 +157,32 @@ def hpa_settings(args: argparse.Namespace) -> HPASettings:
         workers=args.hpa_workers,
         mode=Mode(args.hpa_mode),
         selector=args.hpa_selector,
-        controller=ControllerConfig(
-            tolerance=args.horizontal_pod_autoscaler_tolerance,
-            cpu_initialization_period=timedelta(
-                seconds=args.horizontal_pod_autoscaler_cpu_initialization_period
-            ),
-            initial_readiness_delay=timedelta(
-                seconds=args.horizontal_pod_autoscaler_initial_readiness_delay
-            ),
-            downscale_stabilization_window=timedelta(
-                seconds=args.horizontal_pod_autoscaler_downscale_stabilization
-            ),
-            feature_gates=feature_gates(args.feature_gates),
-        ),
+        controller=controller_config(args),
         leader_election=election,
         records=RecordSettings(
             directory=args.hpa_record_dir,
             record_all=args.hpa_record_all,
             max_bytes=args.hpa_record_max_bytes,
         ),
+    )
+
+
+def controller_config(args: argparse.Namespace) -> ControllerConfig:
+    """kube-controller-manager's HPA flags (`loopflags.add_controller_flags`)."""
+    if args.horizontal_pod_autoscaler_tolerance < 0:
+        raise FlagError("--horizontal-pod-autoscaler-tolerance: must not be negative")
+    return ControllerConfig(
+        tolerance=args.horizontal_pod_autoscaler_tolerance,
+        cpu_initialization_period=timedelta(
+            seconds=args.horizontal_pod_autoscaler_cpu_initialization_period
+        ),
+        initial_readiness_delay=timedelta(
+            seconds=args.horizontal_pod_autoscaler_initial_readiness_delay
+        ),
+        downscale_stabilization_window=timedelta(
+            seconds=args.horizontal_pod_autoscaler_downscale_stabilization
+        ),
+        feature_gates=feature_gates(args.feature_gates),
     )
 
 
