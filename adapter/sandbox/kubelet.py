@@ -393,7 +393,7 @@ class Kubelet:
                     "started": running,
                 }
             )
-        conditions = [
+        conditions: list[dict[str, Any]] = [
             {"type": "PodReadyToStartContainers", "status": "True"},
             {"type": "Initialized", "status": "True"},
             {"type": "Ready", "status": ready},
