@@ -112,9 +112,7 @@ def _metric(metric: Mapping[str, Any], path: str) -> list[Cause]:
     key = _METRIC_SOURCES[kind]
     source = metric.get(key)
     if not isinstance(source, Mapping):
-        return [
-            _required(f"{path}.{key}", "must populate information for the given metric source")
-        ]
+        return [_required(f"{path}.{key}", "must populate information for the given metric source")]
     causes: list[Cause] = []
     for other_type, other_key in _METRIC_SOURCES.items():
         if other_type != kind and metric.get(other_key) is not None:

@@ -57,9 +57,11 @@ _CPU_NO_VALUE = [
 
 CASES = [
     (
+        # minReplicas defaults to 1 first, so both bounds checks fire, as on a cluster
         _hpa(maxReplicas=0, minReplicas=None),
-        'The HorizontalPodAutoscaler "myblog" is invalid: spec.maxReplicas: Invalid value: 0: '
-        "must be greater than 0",
+        'The HorizontalPodAutoscaler "myblog" is invalid: \n'
+        "* spec.maxReplicas: Invalid value: 0: must be greater than 0\n"
+        "* spec.maxReplicas: Invalid value: 0: must be greater than or equal to `minReplicas`",
     ),
     (
         _hpa(minReplicas=5, maxReplicas=3),
