@@ -40,7 +40,7 @@ from aiohttp import web
 from adapter.k8s import status
 from adapter.k8s.resources import ResourceInfo
 from adapter.k8s.selectors import LabelSelector, SelectorError
-from adapter.sandbox import rest
+from adapter.sandbox import protobuf, rest
 from adapter.sandbox.access import Attributes, UserInfo, forbidden_error
 from adapter.sandbox.certs import CertificateAuthority, load_chain
 from adapter.sandbox.store import (
@@ -458,7 +458,7 @@ async def _resource_request(
             return _json_response(rest.get_scale(state, info, namespace, req.name))
         body = await request.read()
         if verb == "update":
-            _require_json(request)
+            body = _json_body(request, body)
             return _json_response(rest.update_scale(state, info, namespace, req.name, body))
         return _json_response(
             rest.patch_scale(state, info, namespace, req.name, body, _content_type(request))
@@ -485,8 +485,8 @@ async def _resource_request(
         return _list_response(request, state, info, namespace, label_selector, field_filter, custom)
     negotiate(request.headers.get("Accept"))  # refuse before writing, as the real handlers do
     body = await request.read()
-    if verb in ("create", "update") and body:
-        _require_json(request)
+    if verb in ("create", "update"):
+        body = _json_body(request, body)
     if verb == "create":
         stored = rest.create(state, info, namespace, body, dry_run=bool(query.get("dryRun")))
         return _object_response(request, info, stored, code=201)
@@ -518,17 +518,36 @@ async def _resource_request(
     raise _method_not_allowed()
 
 
-def _require_json(request: web.Request) -> None:
-    """Bodies must be JSON: the stand-in speaks neither protobuf nor YAML nor CBOR, and
-    says so as a server would (415), rather than misreading the bytes."""
+def _json_body(request: web.Request, body: bytes) -> bytes:
+    """A request body as JSON bytes: JSON as sent, YAML and Kubernetes protobuf (what
+    kubectl's generators send) decoded. Other media types are a 415 worded as the real
+    server's, naming what it accepts."""
     media = _content_type(request)
-    if media not in ("", _JSON):
-        raise status.StatusError(
-            415,
-            "UnsupportedMediaType",
-            "the body of the request was in an unknown format - accepted media types "
-            f"include: {_JSON}",
-        )
+    if media in ("", _JSON) or not body:
+        return body
+    if media == protobuf.MEDIA_TYPE:
+        try:
+            return orjson.dumps(protobuf.decode(body))
+        except protobuf.UnknownKind as err:
+            raise status.StatusError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - {err}: accepted media "
+                f"types for it include: {_JSON}, application/yaml",
+            ) from err
+        except protobuf.ProtobufError as err:
+            raise status.bad_request(f"the object provided is unrecognized: {err}") from err
+    if media == "application/yaml":
+        try:
+            return orjson.dumps(yaml.safe_load(body))
+        except (yaml.YAMLError, TypeError) as err:
+            raise status.bad_request(f"error converting YAML to JSON: {err}") from err
+    raise status.StatusError(
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types "
+        f"include: {_SUPPORTED_MEDIA}",
+    )
 
 
 def _content_type(request: web.Request) -> str:
@@ -796,8 +815,7 @@ async def _virtual(
         )
     if req.verb == "get":
         raise status.not_found(info.group, info.resource, req.name)
-    body = await request.read()
-    _require_json(request)
+    body = _json_body(request, await request.read())
     if info.resource == "bindings":
         return _json_response(rest.bind_pod(state, namespace, "", body), 201)
     return _json_response(rest.review(state, info, namespace, body, user), 201)

@@ -37,7 +37,7 @@ from adapter.k8s.selectors import (
     is_qualified_name,
     is_valid_label_value,
 )
-from adapter.sandbox import patching
+from adapter.sandbox import defaults, patching, validation
 from adapter.sandbox.access import Attributes, UserInfo
 from adapter.sandbox.store import (
     ClusterState,
@@ -280,6 +280,8 @@ def _initial_status(info: ResourceInfo, obj: Mapping[str, Any]) -> JSONObject | 
         return {"phase": "Pending", "qosClass": pod_qos_class(obj.get("spec") or {})}
     if resource == _NAMESPACES:
         return {"phase": "Active"}
+    if resource == GroupResource("", "services"):
+        return {"loadBalancer": {}}
     if resource == GroupResource("", "nodes"):
         return dict(obj.get("status") or {})
     if resource in (
@@ -356,6 +358,10 @@ def create(
         spec = dict(obj.get("spec") or {})
         spec.setdefault("replicas", 1)
         obj["spec"] = spec
+    defaults.apply_defaults(resource, obj, state)
+    spec_causes = validation.validate_spec(resource, info.version, obj)
+    if spec_causes:
+        raise status.invalid(info.group, info.kind, str(metadata["name"]), spec_causes)
     if "status" in state.subresources.get(resource, frozenset()):
         initial = _initial_status(info, obj) if not _is_custom(state, info) else None
         if initial is None:
@@ -440,6 +446,9 @@ def _store_update(
         else:
             obj.pop("status", None)
     causes = validate_metadata(info, obj["metadata"])
+    if subresource != "status":
+        defaults.apply_defaults(info.group_resource, obj, state)
+        causes += validation.validate_spec(info.group_resource, info.version, obj)
     if causes:
         raise status.invalid(info.group, info.kind, current.name, causes)
     return state.replace(info, obj, expected_rv=expected_rv)
