@@ -176,6 +176,19 @@ def _add_hpa(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     hpa_flags.add_loop_flags(run, embedded=False)
 
 
+def _add_sandbox(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from adapter.sandbox import demo, onemachine
+
+    sandbox = commands.add_parser(
+        "sandbox", help="a one-machine cluster (API server stand-in) with the adapter in it"
+    )
+    onemachine.add_arguments(sandbox)
+    demo_parser = commands.add_parser(
+        "demo", help="the walkthrough's story on the sandbox: ab load, HPAs scale up and down"
+    )
+    demo.add_arguments(demo_parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="metrics-adapter", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -191,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_rules(commands)
     _add_hpa(commands)
+    _add_sandbox(commands)
     return parser
 
 
@@ -216,6 +230,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from adapter.tools import rules_tool
 
         return rules_tool.run(args)
+    if args.command == "sandbox":
+        from adapter.sandbox import onemachine
+
+        return asyncio.run(onemachine.sandbox_command(args))
+    if args.command == "demo":
+        from adapter.sandbox import demo
+
+        return asyncio.run(demo.demo_command(args))
     if args.command == "hpa" and args.hpa_command == "run":
         from adapter.hpa import running
 

@@ -145,6 +145,10 @@ class Kubelet:
         self.on_change: list[Callable[[], None]] = []
         """Called after every status write (the Service proxies and file SD listen)."""
 
+    @property
+    def node_name(self) -> str:
+        return self._settings.node_name
+
     # -- lifecycle ---------------------------------------------------------------------
 
     async def __aenter__(self) -> Kubelet:
