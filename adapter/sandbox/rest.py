@@ -539,6 +539,7 @@ def delete(
     """Immediate deletion; DeleteOptions' preconditions (uid, resourceVersion) hold."""
     current = _current(state, info, namespace, name)
     expected: int | None = None
+    options: Any = None
     if raw.strip():
         options = decode_body(raw, "DeleteOptions")
         preconditions = (options or {}).get("preconditions") or {}
@@ -560,6 +561,11 @@ def delete(
                 "Precondition failed: ResourceVersion in precondition: "
                 f"{expected}, ResourceVersion in object meta: {current.rv}",
             )
+    if info.group_resource == _PODS and expected is None:
+        grace = options.get("gracePeriodSeconds") if raw.strip() and options else None
+        return state.begin_pod_deletion(namespace, name, grace if isinstance(grace, int) else None)
+    if info.group_resource == _NAMESPACES and expected is None:
+        return state.begin_namespace_deletion(name)
     return state.remove(info, namespace, name)
 
 
