@@ -32,7 +32,6 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import yaml
@@ -40,6 +39,7 @@ import yaml
 import adapter
 from adapter.sandbox import processes
 from adapter.sandbox.apiserver import RunningApiServer, run_apiserver
+from adapter.sandbox.controllers import ControllerManager
 from adapter.sandbox.kubelet import Kubelet, KubeletSettings, free_port
 from adapter.sandbox.scraping import PodTarget, PrometheusServer
 from adapter.sandbox.services import ServiceProxies
@@ -145,17 +145,6 @@ class Sandbox:
         )
 
 
-def _install_controllers(state: ClusterState) -> contextlib.AbstractAsyncContextManager[Any]:
-    """The stand-in's Deployment -> ReplicaSet -> Pod controllers, when it has them."""
-    try:
-        from adapter.sandbox import controllers  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        log.warning("the API server stand-in has no controllers: Deployments make no pods")
-        return contextlib.nullcontext()
-    runner: contextlib.AbstractAsyncContextManager[Any] = controllers.running_controllers(state)
-    return runner
-
-
 async def _wait_adapter(url: str, child: processes.Child, log_path: Path) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 90.0
@@ -227,7 +216,7 @@ async def running_sandbox(settings: SandboxSettings) -> AsyncIterator[Sandbox]:
     async with contextlib.AsyncExitStack() as stack:
         apiserver = await stack.enter_async_context(run_apiserver(state, tls=True))
         kubeconfig = apiserver.write_kubeconfig(work / "kubeconfig")
-        await stack.enter_async_context(_install_controllers(state))
+        await stack.enter_async_context(ControllerManager(state))
         kubelet = await stack.enter_async_context(
             Kubelet(state, KubeletSettings(workdir=work, probe_period=settings.probe_period))
         )
