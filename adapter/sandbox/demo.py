@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -115,6 +116,7 @@ class DemoResult:
     plot: Path | None = None
     records: list[Path] = field(default_factory=list)
     replay: dict[str, Any] | None = None
+    replayed_record: Path | None = None
 
 
 # -- the view: `kubectl get hpa -w` ------------------------------------------------------
@@ -173,11 +175,14 @@ def hpa_row(hpa: dict[str, Any], now: datetime) -> tuple[str, ...]:
 
 
 _HEADER = ("NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE")
-_WIDTHS = (16, 22, 36, 9, 9, 10, 6)
+_WIDTHS = (18, 25, 40, 10, 10, 11, 6)
 
 
 def _format_row(row: Sequence[str]) -> str:
-    return "".join(cell.ljust(width) for cell, width in zip(row, _WIDTHS, strict=True)).rstrip()
+    """Columns three spaces apart at least, as kubectl's tabwriter pads them."""
+    cells = (cell.ljust(width) if len(cell) + 3 <= width else cell + "   " for cell, width in
+             zip(row, _WIDTHS, strict=True))  # fmt: skip
+    return "".join(cells).rstrip()
 
 
 # -- samples for the plot -----------------------------------------------------------------
@@ -439,7 +444,9 @@ async def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResu
     result.finished = time.monotonic()
     result.records = sorted(records.glob("*.json")) if records.exists() else []
     result.plot = _plot(recorder.samples, output / "demo.png", out)
-    result.replay = await _replay(result.records, out)
+    replayed = await _replay(result.records, out)
+    if replayed is not None:
+        result.replayed_record, result.replay = replayed
     return result
 
 
@@ -519,13 +526,15 @@ def _plot(samples: list[dict[str, Any]], path: Path, out: TextIO) -> Path | None
     return path
 
 
-async def _replay(records: list[Path], out: TextIO) -> dict[str, Any] | None:
+async def _replay(records: list[Path], out: TextIO) -> tuple[Path, dict[str, Any]] | None:
     """`hpa evaluate` on the first record that scaled: the decision, replayed offline."""
     for record in records:
         document = json.loads(record.read_text())
         decision = document.get("decision") or {}
-        if not decision.get("desiredReplicas"):
-            continue
+        scale = document.get("scale") or {}
+        before = (scale.get("spec") or {}).get("replicas") if isinstance(scale, dict) else None
+        if not decision.get("desiredReplicas") or decision["desiredReplicas"] == before:
+            continue  # replay a sync that scaled
         child = await processes.spawn(
             [sys.executable, "-m", "adapter", "hpa", "evaluate", str(record)],
             name="hpa evaluate",
@@ -544,7 +553,7 @@ async def _replay(records: list[Path], out: TextIO) -> dict[str, Any] | None:
             f"{replayed.get('desiredReplicas')} (live: {decision.get('desiredReplicas')})",
             file=out,
         )
-        return replayed
+        return record, replayed
     return None
 
 
@@ -560,6 +569,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def demo_command(args: argparse.Namespace) -> int:
+    logging.getLogger("adapter.sandbox").setLevel(logging.WARNING)  # the view is the output
     output = Path(args.output).resolve()
     if output.exists():
         shutil.rmtree(output)
