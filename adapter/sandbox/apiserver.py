@@ -41,7 +41,7 @@ from adapter.k8s import status
 from adapter.k8s.resources import ResourceInfo
 from adapter.k8s.selectors import LabelSelector, SelectorError
 from adapter.sandbox import protobuf, rest
-from adapter.sandbox.access import Attributes, UserInfo, forbidden_error
+from adapter.sandbox.access import Attributes, UserInfo, forbidden_error, impersonate
 from adapter.sandbox.certs import CertificateAuthority, load_chain
 from adapter.sandbox.store import (
     VIRTUAL_RESOURCES,
@@ -229,8 +229,10 @@ def _resource_list(state: ClusterState, group: str, version: str) -> dict[str, A
                 "singularName": "",
                 "namespaced": info.namespaced,
                 "kind": info.kind,
-                "verbs": ["get", "patch", "update"],
+                "verbs": ["create"] if sub == "token" else ["get", "patch", "update"],
             }
+            if sub == "token":
+                entry.update(group="authentication.k8s.io", version="v1", kind="TokenRequest")
             if sub == "scale":
                 entry = {
                     "name": f"{info.resource}/scale",
@@ -344,6 +346,12 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
     user: UserInfo | None = None
     try:
         user = state.authenticator.authenticate(request.headers.get("Authorization"))
+        user = impersonate(
+            state.authorizer,
+            user,
+            request.headers.get("Impersonate-User"),
+            request.headers.getall("Impersonate-Group", []),
+        )
         response = await _route(request, state, user)
     except status.StatusError as err:
         response = _error_response(err)
@@ -438,13 +446,16 @@ async def _resource_request(
         raise _not_found()
     if info.namespaced and not req.namespace and req.verb not in ("list", "watch"):
         raise _not_found()
-    if (req.verb == "create" and req.name) or (req.verb in ("update", "patch") and not req.name):
+    if (req.verb == "create" and req.name and req.subresource != "token") or (
+        req.verb in ("update", "patch") and not req.name
+    ):
         raise _method_not_allowed()
     if req.subresource:
         allowed_subs = state.subresources.get(info.group_resource, frozenset())
         if req.subresource not in allowed_subs:
             raise _not_found()
-        if req.verb not in ("get", "update", "patch"):
+        allowed_verbs = ("create",) if req.subresource == "token" else ("get", "update", "patch")
+        if req.verb not in allowed_verbs:
             raise _method_not_allowed()
     elif req.verb not in info.verbs:
         raise _method_not_allowed()
@@ -453,6 +464,9 @@ async def _resource_request(
     if info.group_resource in VIRTUAL_RESOURCES:
         return await _virtual(request, state, user, info, namespace, req)
     verb = req.verb
+    if req.subresource == "token":
+        body = _json_body(request, await request.read())
+        return _json_response(rest.create_token(state, namespace, req.name, body), 201)
     if req.subresource == "scale":
         if verb == "get":
             return _json_response(rest.get_scale(state, info, namespace, req.name))
