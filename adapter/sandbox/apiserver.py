@@ -40,7 +40,7 @@ from aiohttp import web
 from adapter.k8s import status
 from adapter.k8s.resources import ResourceInfo
 from adapter.k8s.selectors import LabelSelector, SelectorError
-from adapter.sandbox import protobuf, rest
+from adapter.sandbox import printing, protobuf, rest
 from adapter.sandbox.access import Attributes, UserInfo, forbidden_error, impersonate
 from adapter.sandbox.certs import CertificateAuthority, load_chain
 from adapter.sandbox.store import (
@@ -183,7 +183,7 @@ class MediaChoice:
     version: str = "v1"
 
 
-def negotiate(accept: str | None) -> MediaChoice:
+def negotiate(accept: str | None, *, table: bool = False) -> MediaChoice:
     """The first acceptable entry of an Accept header. Table is not offered (clients
     that ask for it always list application/json after it)."""
     if not accept:
@@ -202,6 +202,13 @@ def negotiate(accept: str | None) -> MediaChoice:
         as_kind = params.get("as", "")
         if not as_kind:
             return MediaChoice()
+        if (
+            table
+            and as_kind == "Table"
+            and params.get("g") == _META_GROUP
+            and params.get("v") in _META_VERSIONS
+        ):
+            return MediaChoice("Table", params["v"])
         if (
             as_kind in ("PartialObjectMetadata", "PartialObjectMetadataList")
             and params.get("g") == _META_GROUP
@@ -578,7 +585,18 @@ def _label_selector(text: str) -> LabelSelector:
 def _object_response(
     request: web.Request, info: ResourceInfo, stored: StoredObject, code: int = 200
 ) -> web.Response:
-    choice = negotiate(request.headers.get("Accept"))
+    choice = negotiate(request.headers.get("Accept"), table=True)
+    if choice.as_kind == "Table":
+        return _json_response(
+            printing.table(
+                info.group_resource,
+                [stored.obj],
+                request.app[STATE_KEY].now(),
+                {"resourceVersion": str(stored.rv)},
+                f"{_META_GROUP}/{choice.version}",
+            ),
+            code,
+        )
     if choice.as_kind == "PartialObjectMetadataList":
         raise status.StatusError(
             406,
@@ -664,7 +682,7 @@ def _list_response(
     field_filter: Callable[[StoredObject], bool] | None,
     custom: bool,
 ) -> web.Response:
-    choice = negotiate(request.headers.get("Accept"))
+    choice = negotiate(request.headers.get("Accept"), table=True)
     if choice.as_kind == "PartialObjectMetadata":
         raise status.StatusError(
             406,
@@ -684,6 +702,19 @@ def _list_response(
         resource_version=query.get("resourceVersion", ""),
         resource_version_match=query.get("resourceVersionMatch", ""),
     )
+    if choice.as_kind == "Table":
+        list_meta: dict[str, Any] = {"resourceVersion": str(page.resource_version)}
+        if page.continue_token:
+            list_meta["continue"] = page.continue_token
+        return _json_response(
+            printing.table(
+                info.group_resource,
+                [stored.obj for stored in page.items],
+                state.now(),
+                list_meta,
+                f"{_META_GROUP}/{choice.version}",
+            )
+        )
     return _json_response(
         _encode_list(
             info,
