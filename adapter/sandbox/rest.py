@@ -9,11 +9,14 @@ custom resources (autoscaling/v1 Scale with the selector as a string), list pagi
 `limit`/`continue` over a consistent snapshot, field selectors, and the review resources
 that answer instead of storing (TokenReview, SubjectAccessReview).
 
+Defaulting (`adapter.sandbox.defaults`) and spec validation (`adapter.sandbox.validation`)
+run on create and update; pod and namespace deletes are graceful (the store's
+`begin_pod_deletion`/`begin_namespace_deletion`); `serviceaccounts/token` issues tokens.
 Deliberately left out, each a deviation a test would notice against a real cluster: no
-defaulting beyond workload replicas, no admission, no graceful deletion or finalizer
-waiting, no managedFields, no server-side apply, strategic merge patch approximated
-(`adapter.sandbox.patching`), one stored version per resource (a v1 HPA read through v2
-is the same document with another apiVersion). Storage is `adapter.sandbox.store`'s;
+admission, no finalizer waiting, no managedFields, no server-side apply, strategic merge
+patch approximated (`adapter.sandbox.patching`), one stored version per resource (a v1 HPA
+read through v2 is the same document with another apiVersion: no v1 <-> v2 conversion yet).
+Storage is `adapter.sandbox.store`'s;
 paths, negotiation and encoding are `adapter.sandbox.apiserver`'s.
 """
 
