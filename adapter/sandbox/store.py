@@ -32,7 +32,7 @@ import orjson
 from adapter.k8s import status, timefmt
 from adapter.k8s.resources import GroupResource, ResourceInfo, RestMapper
 from adapter.k8s.selectors import LabelSelector
-from adapter.sandbox.access import AllowAll, Authenticator, Authorizer
+from adapter.sandbox.access import AllowAll, Authenticator, Authorizer, RbacAuthorizer
 from adapter.sandbox.certs import IssuedCertificate
 
 JSONObject = dict[str, Any]
@@ -77,6 +77,7 @@ BUILTIN_SUBRESOURCES: Mapping[GroupResource, frozenset[str]] = {
     GroupResource("", "replicationcontrollers"): _STATUS_SCALE,
     GroupResource("", "resourcequotas"): _STATUS,
     GroupResource("", "services"): _STATUS,
+    GroupResource("", "serviceaccounts"): frozenset({"token"}),
     GroupResource("apiregistration.k8s.io", "apiservices"): _STATUS,
     GroupResource("apps", "daemonsets"): _STATUS,
     GroupResource("apps", "deployments"): _STATUS_SCALE,
@@ -847,6 +848,18 @@ class ClusterState:
         if stored is None:
             raise status.not_found(info.group, info.resource, name)
         return self.replace(info, merge_patch(stored.copy(), dict(patch))).copy()
+
+    def enable_rbac(self) -> RbacAuthorizer:
+        """Authorize with the cluster's own Roles, ClusterRoles and their bindings (as
+        kube-apiserver's RBAC authorizer does) instead of allowing everything."""
+
+        def lister(plural: str) -> Iterator[JSONObject]:
+            info = self.resolve(GroupResource("rbac.authorization.k8s.io", plural))
+            return (stored.obj for stored in self.scan(info.group_resource))
+
+        authorizer = RbacAuthorizer(lister)
+        self.authorizer = authorizer
+        return authorizer
 
     # -- graceful deletion, the kubelet's hand-off, events ------------------------------
 

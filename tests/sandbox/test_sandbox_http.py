@@ -216,13 +216,13 @@ async def test_unacceptable_media_types(client: Client, cluster_state: ClusterSt
     )
     assert (code, body["reason"]) == (406, "NotAcceptable")
     assert body["message"].startswith("only the following media types are accepted:")
-    # kubectl's Table request always offers JSON after it
+    # kubectl's Table request: served as a Table (tests/sandbox/test_sandbox_printing.py)
     code, body = await client.call(
         "GET",
         "/api/v1/namespaces/shop/pods",
         headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"},
     )
-    assert (code, body["kind"]) == (200, "PodList")
+    assert (code, body["kind"]) == (200, "Table")
     code, body = await client.call(
         "POST",
         "/api/v1/namespaces/shop/configmaps",
