@@ -1,11 +1,12 @@
-# Two entry points for a fresh machine: `make run` (the main job) and `make test`.
-# Both install what they need: Python packages into .venv, Debian's prometheus via apt.
+# Entry points for a fresh machine: `make demo` (see it work, no cluster needed), `make test`,
+# and `make run` (the main job). Each installs what it needs: Python packages into .venv,
+# Debian's prometheus (and for the demo apache2-utils' ab) via apt.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv prometheus lint typecheck unit test run bench clean
+.PHONY: venv prometheus demo-tools lint typecheck unit test run demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +22,19 @@ prometheus:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus; }
 
+# The demo drives the sandbox with kubectl and loads it with ab (apache2-utils).
+demo-tools: prometheus
+	@command -v ab >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq apache2-utils; }
+	@command -v kubectl >/dev/null || { echo "kubectl is needed: https://kubernetes.io/docs/tasks/tools/" >&2; exit 1; }
+
+# The walkthrough on one machine: sandbox cluster (API server stand-in), ab load, HPAs
+# scaling up and down; leaves demo-output/demo.png and the decision records.
+DEMO_ARGS ?=
+demo: venv demo-tools
+	$(BIN)/python -m adapter demo $(DEMO_ARGS)
+
 lint: venv
 	$(BIN)/ruff check adapter tests $(wildcard benchmarks)
 	$(BIN)/ruff format --check adapter tests $(wildcard benchmarks)
@@ -31,7 +45,7 @@ typecheck: venv
 unit: venv
 	$(BIN)/pytest -q -m "not slow"
 
-test: venv prometheus lint typecheck
+test: venv demo-tools lint typecheck
 	$(BIN)/pytest -q
 
 # The main job: serve against PROMETHEUS_URL and the current kubeconfig.

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from adapter import __version__
-from adapter.cli import argtypes, logs, loopflags, serveflags
+from adapter.cli import argtypes, logs, loopflags, sandboxflags, serveflags
 from adapter.settings import fromflags
 
 __all__ = ["EXIT_FLAGS", "build_parser", "main"]
@@ -110,6 +110,17 @@ def _add_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serveflags.add_prometheus_flags(backtest, required=False)
 
 
+def _add_sandbox(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sandbox = commands.add_parser(
+        "sandbox", help="a one-machine cluster (API server stand-in) with the adapter in it"
+    )
+    sandboxflags.add_sandbox_flags(sandbox)
+    demo = commands.add_parser(
+        "demo", help="the walkthrough's story on the sandbox: ab load, HPAs scale up and down"
+    )
+    sandboxflags.add_demo_flags(demo)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="metrics-adapter", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -126,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     serveflags.add_serve_flags(serve)
     _add_rules(commands)
     _add_hpa(commands)
+    _add_sandbox(commands)
     return parser
 
 
@@ -146,6 +158,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from adapter.tools import rules_tool
 
         return rules_tool.run(args)
+    if args.command == "sandbox":
+        from adapter.sandbox import onemachine
+
+        return asyncio.run(onemachine.sandbox_command(args))
+    if args.command == "demo":
+        from adapter.sandbox import demo
+
+        return asyncio.run(demo.demo_command(args))
     if args.command == "hpa" and args.hpa_command == "run":
         from adapter.hpa import running
 

@@ -9,9 +9,9 @@ Turning a request into attributes is `adapter.sandbox.apiserver`'s job.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from adapter.k8s import gostrings, status
 
@@ -196,3 +196,175 @@ def rules_for(
         users=(user,),
         namespaces=tuple(namespaces) if namespaces is not None else None,
     )
+
+
+# -- RBAC from the cluster's own Role/ClusterRole/RoleBinding/ClusterRoleBinding --------
+
+SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
+
+
+def service_account_user(namespace: str, name: str) -> UserInfo:
+    """The identity a service account's token stands for (serviceaccount.UserInfo)."""
+    return UserInfo(
+        f"{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}",
+        ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"),
+    )
+
+
+ObjectLister = Callable[[str], Iterable[Mapping[str, Any]]]
+"""Lists the stored objects of one RBAC kind: "roles", "clusterroles", "rolebindings",
+"clusterrolebindings" (all namespaces)."""
+
+_SELF_REVIEWS = frozenset(
+    {"selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews"}
+)
+
+
+def _subject_matches(subject: Mapping[str, Any], user: UserInfo, binding_ns: str) -> bool:
+    kind = subject.get("kind")
+    name = str(subject.get("name", ""))
+    if kind == "User":
+        return user.name == name
+    if kind == "Group":
+        return name in user.groups
+    if kind == "ServiceAccount":
+        namespace = str(subject.get("namespace") or binding_ns)
+        return user.name == f"{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}"
+    return False
+
+
+def _rule_allows(rule: Mapping[str, Any], attributes: Attributes) -> bool:
+    verbs = rule.get("verbs") or []
+    if "*" not in verbs and attributes.verb not in verbs:
+        return False
+    if not attributes.resource_request:
+        urls = rule.get("nonResourceURLs") or []
+        return any(
+            url == "*"
+            or url == attributes.path
+            or (url.endswith("*") and attributes.path.startswith(url[:-1]))
+            for url in urls
+        )
+    groups = rule.get("apiGroups") or []
+    if "*" not in groups and attributes.group not in groups:
+        return False
+    resource = attributes.resource
+    if attributes.subresource:
+        resource = f"{resource}/{attributes.subresource}"
+    resources = rule.get("resources") or []
+    if (
+        "*" not in resources
+        and resource not in resources
+        and (f"*/{attributes.subresource}" not in resources or not attributes.subresource)
+    ):
+        return False
+    names = rule.get("resourceNames") or []
+    return not names or attributes.name in names
+
+
+@dataclass(slots=True)
+class RbacAuthorizer:
+    """kube-apiserver's RBAC authorizer over the cluster's own RBAC objects: a request
+    is allowed when a ClusterRoleBinding, or a RoleBinding in the request's namespace,
+    binds the user (or one of its groups, or its service account) to a role with a rule
+    that covers it. system:masters is allowed everything; discovery and health paths,
+    and the self reviews, are open to everyone, as the default system:discovery,
+    system:public-info-viewer and system:basic-user bindings make them."""
+
+    lister: ObjectLister
+    extra: RuleAuthorizer = field(default_factory=RuleAuthorizer)
+    """Rules tests add from Python, on top of the stored objects."""
+
+    def authorize(self, attributes: Attributes) -> Decision:
+        user = attributes.user
+        if MASTERS in user.groups:
+            return Decision(True)
+        if not attributes.resource_request:
+            return Decision(True)
+        if attributes.resource in _SELF_REVIEWS and attributes.verb == "create":
+            return Decision(True)
+        if self.extra.authorize(attributes).allowed:
+            return Decision(True)
+        roles = {
+            (str((r.get("metadata") or {}).get("namespace", "")), str(r["metadata"]["name"])): r
+            for r in self.lister("roles")
+        }
+        cluster_roles = {str(r["metadata"]["name"]): r for r in self.lister("clusterroles")}
+        for binding in self.lister("clusterrolebindings"):
+            if self._binding_allows(binding, "", attributes, roles, cluster_roles):
+                return Decision(True)
+        if attributes.namespace:
+            for binding in self.lister("rolebindings"):
+                namespace = str((binding.get("metadata") or {}).get("namespace", ""))
+                if namespace != attributes.namespace:
+                    continue
+                if self._binding_allows(binding, namespace, attributes, roles, cluster_roles):
+                    return Decision(True)
+        return Decision(False)
+
+    @staticmethod
+    def _binding_allows(
+        binding: Mapping[str, Any],
+        namespace: str,
+        attributes: Attributes,
+        roles: Mapping[tuple[str, str], Mapping[str, Any]],
+        cluster_roles: Mapping[str, Mapping[str, Any]],
+    ) -> bool:
+        if not any(
+            _subject_matches(s, attributes.user, namespace) for s in binding.get("subjects") or []
+        ):
+            return False
+        ref = binding.get("roleRef") or {}
+        role = (
+            cluster_roles.get(str(ref.get("name")))
+            if ref.get("kind") == "ClusterRole"
+            else roles.get((namespace, str(ref.get("name"))))
+        )
+        if role is None:
+            return False
+        return any(_rule_allows(rule, attributes) for rule in role.get("rules") or [])
+
+
+# -- impersonation ---------------------------------------------------------------------
+
+
+def impersonate(
+    authorizer: Authorizer, caller: UserInfo, user: str | None, groups: Sequence[str]
+) -> UserInfo:
+    """The identity of a request with Impersonate-User/-Group headers, after checking
+    that the caller may `impersonate` each (k8s.io/apiserver WithImpersonation); 403
+    with the real wording when not."""
+    if not user:
+        if groups:
+            raise status.StatusError(
+                500, "InternalError", "requested impersonation of groups without a user"
+            )
+        return caller
+    checks: list[Attributes] = []
+    if user.startswith(SERVICE_ACCOUNT_PREFIX) and user.count(":") == 3:
+        namespace, name = user[len(SERVICE_ACCOUNT_PREFIX) :].split(":")
+        checks.append(
+            Attributes(caller, "impersonate", True, "", "serviceaccounts", "", namespace, name)
+        )
+        target = service_account_user(namespace, name)
+        target_groups = list(target.groups) if not groups else [*groups, "system:authenticated"]
+    else:
+        checks.append(Attributes(caller, "impersonate", True, "", "users", "", "", user))
+        target_groups = [*groups, "system:authenticated"]
+    for group in groups:
+        checks.append(Attributes(caller, "impersonate", True, "", "groups", "", "", group))
+    for attributes in checks:
+        if not authorizer.authorize(attributes).allowed:
+            where = (
+                f" in the namespace {gostrings.quote(attributes.namespace)}"
+                if attributes.namespace
+                else " at the cluster scope"
+            )
+            raise status.forbidden(
+                "",
+                attributes.resource,
+                attributes.name,
+                f"User {gostrings.quote(caller.name)} cannot impersonate resource "
+                f'{gostrings.quote(attributes.resource)} in API group ""{where}',
+            )
+    return UserInfo(user, tuple(dict.fromkeys(target_groups)))

@@ -40,8 +40,8 @@ from aiohttp import web
 from adapter.k8s import gostrings, status
 from adapter.k8s.resources import ResourceInfo
 from adapter.k8s.selectors import LabelSelector, SelectorError
-from adapter.sandbox import rest
-from adapter.sandbox.access import Attributes, UserInfo, forbidden_error
+from adapter.sandbox import printing, protobuf, rest
+from adapter.sandbox.access import Attributes, UserInfo, forbidden_error, impersonate
 from adapter.sandbox.certs import CertificateAuthority, load_chain
 from adapter.sandbox.store import (
     VIRTUAL_RESOURCES,
@@ -183,7 +183,7 @@ class MediaChoice:
     version: str = "v1"
 
 
-def negotiate(accept: str | None) -> MediaChoice:
+def negotiate(accept: str | None, *, table: bool = False) -> MediaChoice:
     """The first acceptable entry of an Accept header. Table is not offered (clients
     that ask for it always list application/json after it)."""
     if not accept:
@@ -202,6 +202,13 @@ def negotiate(accept: str | None) -> MediaChoice:
         as_kind = params.get("as", "")
         if not as_kind:
             return MediaChoice()
+        if (
+            table
+            and as_kind == "Table"
+            and params.get("g") == _META_GROUP
+            and params.get("v") in _META_VERSIONS
+        ):
+            return MediaChoice("Table", params["v"])
         if (
             as_kind in ("PartialObjectMetadata", "PartialObjectMetadataList")
             and params.get("g") == _META_GROUP
@@ -229,8 +236,10 @@ def _resource_list(state: ClusterState, group: str, version: str) -> dict[str, A
                 "singularName": "",
                 "namespaced": info.namespaced,
                 "kind": info.kind,
-                "verbs": ["get", "patch", "update"],
+                "verbs": ["create"] if sub == "token" else ["get", "patch", "update"],
             }
+            if sub == "token":
+                entry.update(group="authentication.k8s.io", version="v1", kind="TokenRequest")
             if sub == "scale":
                 entry = {
                     "name": f"{info.resource}/scale",
@@ -344,6 +353,12 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
     user: UserInfo | None = None
     try:
         user = state.authenticator.authenticate(request.headers.get("Authorization"))
+        user = impersonate(
+            state.authorizer,
+            user,
+            request.headers.get("Impersonate-User"),
+            request.headers.getall("Impersonate-Group", []),
+        )
         response = await _route(request, state, user)
     except status.StatusError as err:
         response = _error_response(err)
@@ -438,13 +453,16 @@ async def _resource_request(
         raise _not_found()
     if info.namespaced and not req.namespace and req.verb not in ("list", "watch"):
         raise _not_found()
-    if (req.verb == "create" and req.name) or (req.verb in ("update", "patch") and not req.name):
+    if (req.verb == "create" and req.name and req.subresource != "token") or (
+        req.verb in ("update", "patch") and not req.name
+    ):
         raise _method_not_allowed()
     if req.subresource:
         allowed_subs = state.subresources.get(info.group_resource, frozenset())
         if req.subresource not in allowed_subs:
             raise _not_found()
-        if req.verb not in ("get", "update", "patch"):
+        allowed_verbs = ("create",) if req.subresource == "token" else ("get", "update", "patch")
+        if req.verb not in allowed_verbs:
             raise _method_not_allowed()
     elif req.verb not in info.verbs:
         raise _method_not_allowed()
@@ -453,12 +471,15 @@ async def _resource_request(
     if info.group_resource in VIRTUAL_RESOURCES:
         return await _virtual(request, state, user, info, namespace, req)
     verb = req.verb
+    if req.subresource == "token":
+        body = _json_body(request, await request.read())
+        return _json_response(rest.create_token(state, namespace, req.name, body), 201)
     if req.subresource == "scale":
         if verb == "get":
             return _json_response(rest.get_scale(state, info, namespace, req.name))
         body = await request.read()
         if verb == "update":
-            _require_json(request)
+            body = _json_body(request, body)
             return _json_response(rest.update_scale(state, info, namespace, req.name, body))
         return _json_response(
             rest.patch_scale(state, info, namespace, req.name, body, _content_type(request))
@@ -485,8 +506,8 @@ async def _resource_request(
         return _list_response(request, state, info, namespace, label_selector, field_filter, custom)
     negotiate(request.headers.get("Accept"))  # refuse before writing, as the real handlers do
     body = await request.read()
-    if verb in ("create", "update") and body:
-        _require_json(request)
+    if verb in ("create", "update"):
+        body = _json_body(request, body)
     if verb == "create":
         stored = rest.create(state, info, namespace, body, dry_run=bool(query.get("dryRun")))
         return _object_response(request, info, stored, code=201)
@@ -518,17 +539,36 @@ async def _resource_request(
     raise _method_not_allowed()
 
 
-def _require_json(request: web.Request) -> None:
-    """Bodies must be JSON: the stand-in speaks neither protobuf nor YAML nor CBOR, and
-    says so as a server would (415), rather than misreading the bytes."""
+def _json_body(request: web.Request, body: bytes) -> bytes:
+    """A request body as JSON bytes: JSON as sent, YAML and Kubernetes protobuf (what
+    kubectl's generators send) decoded. Other media types are a 415 worded as the real
+    server's, naming what it accepts."""
     media = _content_type(request)
-    if media not in ("", _JSON):
-        raise status.StatusError(
-            415,
-            "UnsupportedMediaType",
-            "the body of the request was in an unknown format - accepted media types "
-            f"include: {_JSON}",
-        )
+    if media in ("", _JSON) or not body:
+        return body
+    if media == protobuf.MEDIA_TYPE:
+        try:
+            return orjson.dumps(protobuf.decode(body))
+        except protobuf.UnknownKind as err:
+            raise status.StatusError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - {err}: accepted media "
+                f"types for it include: {_JSON}, application/yaml",
+            ) from err
+        except protobuf.ProtobufError as err:
+            raise status.bad_request(f"the object provided is unrecognized: {err}") from err
+    if media == "application/yaml":
+        try:
+            return orjson.dumps(yaml.safe_load(body))
+        except (yaml.YAMLError, TypeError) as err:
+            raise status.bad_request(f"error converting YAML to JSON: {err}") from err
+    raise status.StatusError(
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types "
+        f"include: {_SUPPORTED_MEDIA}",
+    )
 
 
 def _content_type(request: web.Request) -> str:
@@ -545,7 +585,18 @@ def _label_selector(text: str) -> LabelSelector:
 def _object_response(
     request: web.Request, info: ResourceInfo, stored: StoredObject, code: int = 200
 ) -> web.Response:
-    choice = negotiate(request.headers.get("Accept"))
+    choice = negotiate(request.headers.get("Accept"), table=True)
+    if choice.as_kind == "Table":
+        return _json_response(
+            printing.table(
+                info.group_resource,
+                [stored.obj],
+                request.app[STATE_KEY].now(),
+                {"resourceVersion": str(stored.rv)},
+                f"{_META_GROUP}/{choice.version}",
+            ),
+            code,
+        )
     if choice.as_kind == "PartialObjectMetadataList":
         raise status.StatusError(
             406,
@@ -631,7 +682,7 @@ def _list_response(
     field_filter: Callable[[StoredObject], bool] | None,
     custom: bool,
 ) -> web.Response:
-    choice = negotiate(request.headers.get("Accept"))
+    choice = negotiate(request.headers.get("Accept"), table=True)
     if choice.as_kind == "PartialObjectMetadata":
         raise status.StatusError(
             406,
@@ -651,6 +702,19 @@ def _list_response(
         resource_version=query.get("resourceVersion", ""),
         resource_version_match=query.get("resourceVersionMatch", ""),
     )
+    if choice.as_kind == "Table":
+        list_meta: dict[str, Any] = {"resourceVersion": str(page.resource_version)}
+        if page.continue_token:
+            list_meta["continue"] = page.continue_token
+        return _json_response(
+            printing.table(
+                info.group_resource,
+                [stored.obj for stored in page.items],
+                state.now(),
+                list_meta,
+                f"{_META_GROUP}/{choice.version}",
+            )
+        )
     return _json_response(
         _encode_list(
             info,
@@ -796,8 +860,7 @@ async def _virtual(
         )
     if req.verb == "get":
         raise status.not_found(info.group, info.resource, req.name)
-    body = await request.read()
-    _require_json(request)
+    body = _json_body(request, await request.read())
     if info.resource == "bindings":
         return _json_response(rest.bind_pod(state, namespace, "", body), 201)
     return _json_response(rest.review(state, info, namespace, body, user), 201)

@@ -9,11 +9,14 @@ custom resources (autoscaling/v1 Scale with the selector as a string), list pagi
 `limit`/`continue` over a consistent snapshot, field selectors, and the review resources
 that answer instead of storing (TokenReview, SubjectAccessReview).
 
+Defaulting (`adapter.sandbox.defaults`) and spec validation (`adapter.sandbox.validation`)
+run on create and update; pod and namespace deletes are graceful (the store's
+`begin_pod_deletion`/`begin_namespace_deletion`); `serviceaccounts/token` issues tokens.
 Deliberately left out, each a deviation a test would notice against a real cluster: no
-defaulting beyond workload replicas, no admission, no graceful deletion or finalizer
-waiting, no managedFields, no server-side apply, strategic merge patch approximated
-(`adapter.sandbox.patching`), one stored version per resource (a v1 HPA read through v2
-is the same document with another apiVersion). Storage is `adapter.sandbox.store`'s;
+admission, no finalizer waiting, no managedFields, no server-side apply, strategic merge
+patch approximated (`adapter.sandbox.patching`), one stored version per resource (a v1 HPA
+read through v2 is the same document with another apiVersion: no v1 <-> v2 conversion yet).
+Storage is `adapter.sandbox.store`'s;
 paths, negotiation and encoding are `adapter.sandbox.apiserver`'s.
 """
 
@@ -23,13 +26,15 @@ import base64
 import binascii
 import random
 import re
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import orjson
 
-from adapter.k8s import fields, gostrings, status
+from adapter.k8s import fields, gostrings, status, timefmt
 from adapter.k8s.resources import GroupResource, ResourceInfo
 from adapter.k8s.selectors import (
     LabelSelector,
@@ -37,7 +42,7 @@ from adapter.k8s.selectors import (
     is_qualified_name,
     is_valid_label_value,
 )
-from adapter.sandbox import patching
+from adapter.sandbox import access, defaults, patching, validation
 from adapter.sandbox.access import Attributes, UserInfo
 from adapter.sandbox.store import (
     ClusterState,
@@ -280,6 +285,8 @@ def _initial_status(info: ResourceInfo, obj: Mapping[str, Any]) -> JSONObject | 
         return {"phase": "Pending", "qosClass": pod_qos_class(obj.get("spec") or {})}
     if resource == _NAMESPACES:
         return {"phase": "Active"}
+    if resource == GroupResource("", "services"):
+        return {"loadBalancer": {}}
     if resource == GroupResource("", "nodes"):
         return dict(obj.get("status") or {})
     if resource in (
@@ -356,6 +363,10 @@ def create(
         spec = dict(obj.get("spec") or {})
         spec.setdefault("replicas", 1)
         obj["spec"] = spec
+    defaults.apply_defaults(resource, obj, state)
+    spec_causes = validation.validate_spec(resource, info.version, obj)
+    if spec_causes:
+        raise status.invalid(info.group, info.kind, str(metadata["name"]), spec_causes)
     if "status" in state.subresources.get(resource, frozenset()):
         initial = _initial_status(info, obj) if not _is_custom(state, info) else None
         if initial is None:
@@ -440,6 +451,9 @@ def _store_update(
         else:
             obj.pop("status", None)
     causes = validate_metadata(info, obj["metadata"])
+    if subresource != "status":
+        defaults.apply_defaults(info.group_resource, obj, state)
+        causes += validation.validate_spec(info.group_resource, info.version, obj)
     if causes:
         raise status.invalid(info.group, info.kind, current.name, causes)
     return state.replace(info, obj, expected_rv=expected_rv)
@@ -530,6 +544,7 @@ def delete(
     """Immediate deletion; DeleteOptions' preconditions (uid, resourceVersion) hold."""
     current = _current(state, info, namespace, name)
     expected: int | None = None
+    options: Any = None
     if raw.strip():
         options = decode_body(raw, "DeleteOptions")
         preconditions = (options or {}).get("preconditions") or {}
@@ -551,6 +566,11 @@ def delete(
                 "Precondition failed: ResourceVersion in precondition: "
                 f"{expected}, ResourceVersion in object meta: {current.rv}",
             )
+    if info.group_resource == _PODS and expected is None:
+        grace = options.get("gracePeriodSeconds") if raw.strip() and options else None
+        return state.begin_pod_deletion(namespace, name, grace if isinstance(grace, int) else None)
+    if info.group_resource == _NAMESPACES and expected is None:
+        return state.begin_namespace_deletion(name)
     return state.remove(info, namespace, name)
 
 
@@ -894,6 +914,51 @@ def _review_attributes(user: UserInfo, spec: Mapping[str, Any], namespace: str) 
         resource_request=False,
         path=str(non_resource.get("path", "")),
     )
+
+
+def create_token(state: ClusterState, namespace: str, name: str, raw: bytes) -> JSONObject:
+    """`serviceaccounts/<name>/token`: a TokenRequest answered with a bearer token that
+    authenticates (and TokenReview accepts) as the service account, with the groups
+    kube-apiserver gives service accounts."""
+    sa_info = state.mapper.for_version("", "v1", "serviceaccounts")
+    assert sa_info is not None
+    account = _current(state, sa_info, namespace, name)
+    request = decode_body(raw, "TokenRequest") if raw.strip() else {}
+    if not isinstance(request, dict):
+        raise status.bad_request(
+            "the object provided is unrecognized (must be of type TokenRequest)"
+        )
+    spec = dict(request.get("spec") or {})
+    seconds = spec.get("expirationSeconds") or 3600
+    if not isinstance(seconds, int) or seconds < 600:
+        raise status.invalid(
+            "authentication.k8s.io",
+            "TokenRequest",
+            name,
+            [
+                (
+                    "FieldValueInvalid",
+                    "spec.expirationSeconds",
+                    f"Invalid value: {seconds}: may not specify a duration less than 10 minutes",
+                )
+            ],
+        )
+    token = "sandbox." + secrets.token_urlsafe(32)
+    user = access.service_account_user(namespace, name)
+    state.authenticator.add_token(
+        token, user.name, user.groups[:-1], str(account.obj["metadata"].get("uid", ""))
+    )
+    expires = state.now() + timedelta(seconds=seconds)
+    spec["expirationSeconds"] = seconds
+    spec.setdefault("audiences", ["https://kubernetes.default.svc.cluster.local"])
+    spec.setdefault("boundObjectRef", None)
+    return {
+        "kind": "TokenRequest",
+        "apiVersion": "authentication.k8s.io/v1",
+        "metadata": {"name": name, "namespace": namespace, "creationTimestamp": None},
+        "spec": spec,
+        "status": {"token": token, "expirationTimestamp": timefmt.format_time(expires)},
+    }
 
 
 def bind_pod(state: ClusterState, namespace: str, name: str, raw: bytes) -> JSONObject:

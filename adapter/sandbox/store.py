@@ -24,7 +24,7 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import orjson
@@ -32,7 +32,7 @@ import orjson
 from adapter.k8s import gostrings, status, timefmt
 from adapter.k8s.resources import GroupResource, ResourceInfo, RestMapper
 from adapter.k8s.selectors import LabelSelector
-from adapter.sandbox.access import AllowAll, Authenticator, Authorizer
+from adapter.sandbox.access import AllowAll, Authenticator, Authorizer, RbacAuthorizer
 from adapter.sandbox.certs import IssuedCertificate
 
 JSONObject = dict[str, Any]
@@ -43,6 +43,7 @@ DEFAULT_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 _NAMESPACES = GroupResource("", "namespaces")
 _CRDS = GroupResource("apiextensions.k8s.io", "customresourcedefinitions")
+_PODS = GroupResource("", "pods")
 
 # metav1.ObjectMeta field order, so stored objects serialise as the Go server writes them.
 _META_ORDER = (
@@ -76,6 +77,7 @@ BUILTIN_SUBRESOURCES: Mapping[GroupResource, frozenset[str]] = {
     GroupResource("", "replicationcontrollers"): _STATUS_SCALE,
     GroupResource("", "resourcequotas"): _STATUS,
     GroupResource("", "services"): _STATUS,
+    GroupResource("", "serviceaccounts"): frozenset({"token"}),
     GroupResource("apiregistration.k8s.io", "apiservices"): _STATUS,
     GroupResource("apps", "daemonsets"): _STATUS,
     GroupResource("apps", "deployments"): _STATUS_SCALE,
@@ -364,6 +366,10 @@ class ClusterState:
         self.api_services: dict[tuple[str, str], APIServiceBackend] = {}
         self.authenticator = Authenticator()
         self.authorizer: Authorizer = AllowAll()
+        self.kubelet_registered = False
+        """True once a kubelet (the demo's) finishes pod deletions itself; until then
+        a gracefully deleted pod is removed when its grace period ends."""
+        self._event_counter = 0
         self.audit_log: list[AuditRecord] | None = None
         """Set to a list to have the API server record every request it answers."""
         self.front_proxy_client: IssuedCertificate | None = None
@@ -377,7 +383,7 @@ class ClusterState:
             "emulationMinor": "36",
             "minCompatibilityMajor": "1",
             "minCompatibilityMinor": "35",
-            "gitVersion": "v1.36.0",
+            "gitVersion": "v1.36.2",
             "gitCommit": "0000000000000000000000000000000000000000",
             "gitTreeState": "clean",
             "buildDate": "2026-04-22T00:00:00Z",
@@ -842,6 +848,143 @@ class ClusterState:
         if stored is None:
             raise status.not_found(info.group, info.resource, name)
         return self.replace(info, merge_patch(stored.copy(), dict(patch))).copy()
+
+    def enable_rbac(self) -> RbacAuthorizer:
+        """Authorize with the cluster's own Roles, ClusterRoles and their bindings (as
+        kube-apiserver's RBAC authorizer does) instead of allowing everything."""
+
+        def lister(plural: str) -> Iterator[JSONObject]:
+            info = self.resolve(GroupResource("rbac.authorization.k8s.io", plural))
+            return (stored.obj for stored in self.scan(info.group_resource))
+
+        authorizer = RbacAuthorizer(lister)
+        self.authorizer = authorizer
+        return authorizer
+
+    # -- graceful deletion, the kubelet's hand-off, events ------------------------------
+
+    def begin_pod_deletion(
+        self, namespace: str, name: str, grace_seconds: int | None = None
+    ) -> StoredObject:
+        """A pod delete as the real server does it: an unscheduled pod (or grace 0) goes
+        at once; a scheduled one gets deletionTimestamp and deletionGracePeriodSeconds
+        (a MODIFIED event) and waits for its kubelet to call `finish_pod_deletion`. With
+        no kubelet registered (`kubelet_registered`), the sandbox finishes it itself
+        when the grace period ends."""
+        info = self.resolve(_PODS)
+        current = self.stored(_PODS, namespace, name)
+        if current is None:
+            raise status.not_found("", "pods", name)
+        spec = current.obj.get("spec") or {}
+        grace = (
+            spec.get("terminationGracePeriodSeconds", 30)
+            if grace_seconds is None
+            else grace_seconds
+        )
+        if not spec.get("nodeName") or int(grace) <= 0:
+            return self.remove(info, namespace, name)
+        metadata = current.obj["metadata"]
+        if metadata.get("deletionTimestamp"):
+            return current
+        updated = current.copy()
+        deadline = self._clock() + timedelta(seconds=int(grace))
+        updated["metadata"]["deletionTimestamp"] = timefmt.format_time(deadline)
+        updated["metadata"]["deletionGracePeriodSeconds"] = int(grace)
+        stored = self.replace(info, updated)
+        if not self.kubelet_registered:
+            uid = metadata.get("uid")
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return self.remove(info, namespace, name)
+            loop.call_later(int(grace), self._finish_if_same, namespace, name, uid)
+        return stored
+
+    def _finish_if_same(self, namespace: str, name: str, uid: str | None) -> None:
+        current = self.stored(_PODS, namespace, name)
+        if current is not None and current.obj["metadata"].get("uid") == uid:
+            self.finish_pod_deletion(namespace, name)
+
+    def finish_pod_deletion(self, namespace: str, name: str) -> None:
+        """The kubelet's last word on a pod: its containers are gone, remove it."""
+        if self.stored(_PODS, namespace, name) is not None:
+            self.remove(self.resolve(_PODS), namespace, name)
+
+    def begin_namespace_deletion(self, name: str) -> StoredObject:
+        """Mark the namespace Terminating (a MODIFIED event), delete what it holds, and
+        remove it on the next turn of the event loop (the namespace controller's job)."""
+        info = self.resolve(_NAMESPACES)
+        current = self.stored(_NAMESPACES, "", name)
+        if current is None:
+            raise status.not_found("", "namespaces", name)
+        if current.obj["metadata"].get("deletionTimestamp"):
+            return current
+        updated = current.copy()
+        updated["metadata"]["deletionTimestamp"] = timefmt.format_time(self._clock())
+        updated["status"] = {
+            "phase": "Terminating",
+            "conditions": [
+                {
+                    "type": "NamespaceDeletionContentFailure",
+                    "status": "False",
+                    "lastTransitionTime": timefmt.format_time(self._clock()),
+                    "reason": "ContentDeleted",
+                    "message": "All content successfully deleted, may be waiting on finalization",
+                }
+            ],
+        }
+        stored = self.replace(info, updated)
+        for resource_info in list(self._mapper):
+            if resource_info.namespaced:
+                for item in list(self.scan(resource_info.group_resource, name)):
+                    self.remove(resource_info, name, item.name)
+        try:
+            asyncio.get_running_loop().call_soon(self.delete, _NAMESPACES, name)
+        except RuntimeError:
+            self.remove(info, "", name)
+        return stored
+
+    def record_event(
+        self,
+        obj: Mapping[str, Any],
+        reason: str,
+        message: str,
+        component: str,
+        event_type: str = "Normal",
+    ) -> None:
+        """A core/v1 Event about `obj`, as a controller's event recorder writes one."""
+        metadata = obj.get("metadata") or {}
+        namespace = str(metadata.get("namespace") or "default")
+        now = timefmt.format_time(self._clock())
+        self._event_counter += 1
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{metadata.get('name', '')}.{self._event_counter:016x}",
+                "namespace": namespace,
+            },
+            "involvedObject": {
+                "kind": obj.get("kind", ""),
+                "namespace": namespace,
+                "name": metadata.get("name", ""),
+                "uid": metadata.get("uid", ""),
+                "apiVersion": obj.get("apiVersion", ""),
+                "resourceVersion": metadata.get("resourceVersion", ""),
+            },
+            "reason": reason,
+            "message": message,
+            "source": {"component": component},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "type": event_type,
+            "eventTime": None,
+            "reportingComponent": component,
+            "reportingInstance": "",
+        }
+        if self.stored(_NAMESPACES, "", namespace) is not None:
+            self.insert(self.resolve(GroupResource("", "events")), event)
 
     def delete(self, resource: ResourceRef, name: str, namespace: str = "") -> JSONObject | None:
         info = self.resolve(resource)

@@ -216,13 +216,13 @@ async def test_unacceptable_media_types(client: Client, cluster_state: ClusterSt
     )
     assert (code, body["reason"]) == (406, "NotAcceptable")
     assert body["message"].startswith("only the following media types are accepted:")
-    # kubectl's Table request always offers JSON after it
+    # kubectl's Table request: served as a Table (tests/sandbox/test_sandbox_printing.py)
     code, body = await client.call(
         "GET",
         "/api/v1/namespaces/shop/pods",
         headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"},
     )
-    assert (code, body["kind"]) == (200, "PodList")
+    assert (code, body["kind"]) == (200, "Table")
     code, body = await client.call(
         "POST",
         "/api/v1/namespaces/shop/configmaps",
@@ -494,7 +494,13 @@ async def test_patch_types(client: Client, cluster_state: ClusterState) -> None:
 async def test_delete_and_deletecollection(client: Client, cluster_state: ClusterState) -> None:
     for name, app in (("a", "web"), ("b", "web"), ("c", "db")):
         cluster_state.create(pod(name, labels={"app": app}))
-    code, body = await client.call("DELETE", "/api/v1/namespaces/shop/pods/c")
+    # grace 0: a forced delete, gone at once (a plain delete of a scheduled pod is
+    # graceful; tests/sandbox/test_sandbox_controllers.py covers that)
+    code, body = await client.call(
+        "DELETE",
+        "/api/v1/namespaces/shop/pods/c",
+        {"kind": "DeleteOptions", "gracePeriodSeconds": 0},
+    )
     assert (code, body["metadata"]["name"]) == (200, "c")
     code, body = await client.call("DELETE", "/api/v1/namespaces/shop/pods/c")
     assert code == 404
