@@ -61,6 +61,20 @@ def _add_prometheus_flags(parser: argparse.ArgumentParser, *, required: bool) ->
     )
     group.add_argument("--prometheus-client-tls-key-file", help="client key for Prometheus")
     group.add_argument(
+        "--prometheus-auth-config",
+        metavar="KUBECONFIG",
+        help="kubeconfig whose current context's CA and user credentials are used for Prometheus",
+    )
+    group.add_argument(
+        "--prometheus-auth-incluster",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="BOOL",
+        help="use the pod's service account token and CA for Prometheus",
+    )
+    group.add_argument(
         "--prometheus-timeout",
         type=_duration,
         default=30.0,

@@ -70,6 +70,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             ca_file=args.prometheus_ca_file,
             client_cert_file=args.prometheus_client_tls_cert_file,
             client_key_file=args.prometheus_client_tls_key_file,
+            auth_config=args.prometheus_auth_config,
+            auth_incluster=args.prometheus_auth_incluster,
             timeout=args.prometheus_timeout,
         ),
         serving=ServingSettings(
@@ -98,11 +100,11 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 async def serve_command(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
     try:
+        settings = settings_from_args(args)
         config = load_config(settings.config_file)
         hpa = hpa_flags.settings_from_args(args) if args.hpa else None
-    except (ConfigError, hpa_flags.FlagError) as err:
+    except (ConfigError, hpa_flags.FlagError, PrometheusConfigError) as err:
         print(err, file=sys.stderr)
         return EXIT_CONFIG
     try:

@@ -12,6 +12,7 @@ from adapter.cluster import connection as cluster_connection
 from adapter.cluster import discovery as cluster_discovery
 from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.settings import PrometheusSettings
+from adapter.providers.discovery import DiscoveryError
 from adapter.rules.config import MetricsDiscoveryConfig, parse_config
 from adapter.sandbox.apiserver import RunningApiServer
 from adapter.server.running import running
@@ -29,13 +30,19 @@ async def running_adapter(
     config: str | MetricsDiscoveryConfig,
     *,
     api_groups: ApiGroups | None = None,
+    prometheus_settings: PrometheusSettings | None = None,
+    require_discovery: bool = True,
 ) -> AsyncIterator[str]:
     """The adapter wired as `serve` wires it (with the given API group switches), after
-    its first relist, served over HTTPS on loopback; yields its base URL."""
+    its first relist, served over HTTPS on loopback; yields its base URL.
+
+    `prometheus_settings` replaces the plain client settings for `prometheus_url` (TLS,
+    credentials); with `require_discovery=False` a failing first relist is left to show
+    in `/readyz` and the answers, as a running `serve` would."""
     kubeconfig = apiserver.write_kubeconfig(tmp_path / "adapter" / "kubeconfig")
     settings = Settings(
         config_file="e2e.yaml",
-        prometheus=PrometheusSettings(url=prometheus_url, timeout=5.0),
+        prometheus=prometheus_settings or PrometheusSettings(url=prometheus_url, timeout=5.0),
         serving=ServingSettings(
             secure_port=0, bind_address="127.0.0.1", cert_dir=str(tmp_path / "certs")
         ),
@@ -51,7 +58,11 @@ async def running_adapter(
     ):
         mapper = await cluster_discovery.fetch_rest_mapper(cluster)
         components = build_components(settings, rules, mapper, prometheus, cluster)
-        await components.discovery.relist()  # what `serve` waits for before it is ready
+        try:
+            await components.discovery.relist()  # what `serve` waits for before it is ready
+        except DiscoveryError:
+            if require_discovery:
+                raise
         async with running(components.app, settings.serving) as url:
             yield url
 
