@@ -90,6 +90,13 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--config", required=True, help="rule config file (prometheus-adapter format)"
     )
     serve.add_argument(
+        "--config-reload-interval",
+        type=_duration,
+        default=5.0,
+        metavar="DURATION",
+        help="how often the config file is checked for changes (default 5s; 0: only on SIGHUP)",
+    )
+    serve.add_argument(
         "--metrics-relist-interval",
         type=_duration,
         default=600.0,

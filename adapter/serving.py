@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import gc
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from adapter.k8s.resources import RestMapper
 from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.errors import PrometheusConfigError
 from adapter.prometheus.settings import PrometheusSettings, parse_header_flags
+from adapter.providers import reloading
 from adapter.providers.custom import CustomMetricsProvider
 from adapter.providers.custom import ObjectLister as CustomObjectLister
 from adapter.providers.discovery import Discovery
@@ -96,6 +98,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             resource=args.enable_resource_metrics_api,
         ),
         query_timeout=args.prometheus_timeout,
+        config_reload_interval=args.config_reload_interval,
     )
 
 
@@ -131,6 +134,7 @@ async def serve(
                 print(problem, file=sys.stderr)
             return EXIT_CONFIG
         components = build_components(settings, config, mapper, prometheus, cluster, hpa)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, components.reloader.request)
         tune_garbage_collector()
         return await supervise(serve_app(components.app, settings.serving), components.background)
 
@@ -160,6 +164,7 @@ class Components:
     discovery: Discovery
     background: Mapping[str, Callable[[], Awaitable[None]]]
     """Named coroutine factories for `supervise`."""
+    reloader: reloading.ConfigReloader
 
 
 def build_components(
@@ -241,11 +246,22 @@ def build_components(
         state = discovery.stats.last_error or "in progress"
         return f"waiting for the first discovery of series ({state})"
 
+    reloader = reloading.ConfigReloader(
+        settings.config_file,
+        reloading.rules_applier(
+            discovery, resource, mapper, custom=serve_custom, external=serve_external
+        ),
+        poll_seconds=settings.config_reload_interval,
+    )
     registry = selfmetrics.new_registry(lambda: discovery.stats)
+    registry.register(selfmetrics.ReloadCollector(lambda: reloader.stats))
     app = server_app.create_app(
         custom=custom, external=external, resource=resource, readiness=readiness, metrics=registry
     )
-    background: dict[str, Callable[[], Awaitable[None]]] = {"discovery": discovery.run}
+    background: dict[str, Callable[[], Awaitable[None]]] = {
+        "discovery": discovery.run,
+        "config-reload": reloader.run,
+    }
     if cache is not None:
         background["object-cache"] = cache.supervise
         app.on_cleanup.append(lambda _: cache.close())
@@ -254,7 +270,7 @@ def build_components(
             hpa, cluster, mapper, registry, custom=custom, external=external, resource=resource
         )
         background.update(loop.tasks)
-    return Components(app, discovery, background)
+    return Components(app, discovery, background, reloader)
 
 
 async def supervise(

@@ -8,6 +8,8 @@ Owns the registry the process exports and the route serving it. What is in it:
   `metrics_adapter_discovery_relists_total`, `..._relist_failures_total` (a relist
   that failed and kept the previous metrics), `..._last_relist_duration_seconds`,
   `..._last_success_timestamp_seconds`, `..._series` and `..._series_shapes`;
+* config reloads (`ReloadCollector`): `metrics_adapter_config_reloads_total{result}` and
+  `metrics_adapter_config_last_reload_success_timestamp_seconds`;
 * whatever else registers on the registry - the HPA loop's series when it runs in this
   process (`adapter.hpa.exporting`).
 
@@ -33,11 +35,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from adapter.providers.discovery import RelistStats
+from adapter.providers.reloading import ReloadStats
 
 __all__ = [
     "CONTENT_TYPE",
     "REGISTRY",
     "DiscoveryCollector",
+    "ReloadCollector",
     "add_routes",
     "new_registry",
     "render",
@@ -88,6 +92,30 @@ class DiscoveryCollector(Collector):
             "Distinct label-name shapes among those series.",
             value=stats.shapes,
         )
+
+
+class ReloadCollector(Collector):
+    """Config reloads (`adapter.providers.reloading`), read from its stats at each scrape."""
+
+    def __init__(self, stats: Callable[[], ReloadStats]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterable[Metric]:
+        stats = self._stats()
+        reloads = CounterMetricFamily(
+            "metrics_adapter_config_reloads",
+            "Config reloads by result; a failed one kept the last good config serving.",
+            labels=["result"],
+        )
+        reloads.add_metric(["success"], stats.successes)
+        reloads.add_metric(["failure"], stats.failures)
+        yield reloads
+        if stats.last_success is not None:
+            yield GaugeMetricFamily(
+                "metrics_adapter_config_last_reload_success_timestamp_seconds",
+                "Unix time the config now serving was loaded (start-up or last good reload).",
+                value=stats.last_success,
+            )
 
 
 def new_registry(discovery_stats: Callable[[], RelistStats] | None = None) -> CollectorRegistry:

@@ -17,7 +17,7 @@ from adapter.rules.config import MetricsDiscoveryConfig, parse_config
 from adapter.sandbox.apiserver import RunningApiServer
 from adapter.server.running import running
 from adapter.server.tls import ServingSettings
-from adapter.serving import build_components
+from adapter.serving import Components, build_components
 from adapter.settings import ApiGroups, Settings
 from support.kubectl import get_raw
 
@@ -28,11 +28,28 @@ async def running_adapter(
     prometheus_url: str,
     tmp_path: Path,
     config: str | MetricsDiscoveryConfig,
+    **options: Any,
+) -> AsyncIterator[str]:
+    """`running_components`, yielding only the adapter's base URL."""
+    async with running_components(apiserver, prometheus_url, tmp_path, config, **options) as (
+        url,
+        _,
+    ):
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def running_components(
+    apiserver: RunningApiServer,
+    prometheus_url: str,
+    tmp_path: Path,
+    config: str | MetricsDiscoveryConfig,
     *,
     api_groups: ApiGroups | None = None,
     prometheus_settings: PrometheusSettings | None = None,
     require_discovery: bool = True,
-) -> AsyncIterator[str]:
+    config_file: str = "e2e.yaml",
+) -> AsyncIterator[tuple[str, Components]]:
     """The adapter wired as `serve` wires it (with the given API group switches), after
     its first relist, served over HTTPS on loopback; yields its base URL.
 
@@ -41,7 +58,7 @@ async def running_adapter(
     in `/readyz` and the answers, as a running `serve` would."""
     kubeconfig = apiserver.write_kubeconfig(tmp_path / "adapter" / "kubeconfig")
     settings = Settings(
-        config_file="e2e.yaml",
+        config_file=config_file,
         prometheus=prometheus_settings or PrometheusSettings(url=prometheus_url, timeout=5.0),
         serving=ServingSettings(
             secure_port=0, bind_address="127.0.0.1", cert_dir=str(tmp_path / "certs")
@@ -49,7 +66,7 @@ async def running_adapter(
         api_groups=api_groups or ApiGroups(),
         query_timeout=5.0,
     )
-    rules = parse_config(config, "e2e.yaml") if isinstance(config, str) else config
+    rules = parse_config(config, config_file) if isinstance(config, str) else config
     async with (
         PrometheusClient(settings.prometheus) as prometheus,
         cluster_connection.connect(
@@ -64,7 +81,7 @@ async def running_adapter(
             if require_discovery:
                 raise
         async with running(components.app, settings.serving) as url:
-            yield url
+            yield url, components
 
 
 async def raw(url: str, path: str, tmp_path: Path) -> tuple[int, Any]:
