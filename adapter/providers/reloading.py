@@ -128,6 +128,9 @@ class ConfigReloader:
                 return self._failed(f"{self.path}: not UTF-8 text: {err}")
             except (ConfigError, ReloadRejected) as err:
                 return self._failed(str(err))
+            except Exception as err:  # a new config must never take the serving process down
+                log.debug("applying %s failed", self.path, exc_info=True)
+                return self._failed(f"{self.path}: cannot apply the new config: {err}")
             self.stats = ReloadStats(
                 successes=self.stats.successes + 1,
                 failures=self.stats.failures,
