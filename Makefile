@@ -16,11 +16,14 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# The tests start the real Prometheus; install Debian's package when it is missing.
+# The tests start the real Prometheus and VictoriaMetrics (a second Prometheus-compatible
+# backend) and run the real kubectl; install Debian's packages when missing.
 prometheus:
-	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null \
+	  && command -v victoria-metrics >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    -o DPkg::Lock::Timeout=300 prometheus victoria-metrics; }
 
 # The demo drives the sandbox with kubectl and loads it with ab (apache2-utils).
 demo-tools: prometheus

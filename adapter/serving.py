@@ -9,9 +9,11 @@ than serving stale answers for ever.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import gc
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from adapter.hpa import running as hpa_running
 from adapter.k8s.resources import RestMapper
 from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.errors import PrometheusConfigError
+from adapter.providers import reloading
 from adapter.providers.custom import CustomMetricsProvider
 from adapter.providers.custom import ObjectLister as CustomObjectLister
 from adapter.providers.discovery import Discovery, DiscoveryCollector
@@ -85,6 +88,7 @@ async def serve(
                 print(problem, file=sys.stderr)
             return EXIT_CONFIG
         components = build_components(settings, config, mapper, prometheus, cluster, hpa)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, components.reloader.request)
         tune_garbage_collector()
         return await supervision.supervise(
             serve_app(components.app, settings.serving), components.background
@@ -116,6 +120,7 @@ class Components:
     discovery: Discovery
     background: Mapping[str, Callable[[], Awaitable[None]]]
     """Named coroutine factories for `supervise`."""
+    reloader: reloading.ConfigReloader
 
 
 def build_components(
@@ -197,11 +202,24 @@ def build_components(
         state = discovery.stats.last_error or "in progress"
         return f"waiting for the first discovery of series ({state})"
 
-    registry = selfmetrics.new_registry(DiscoveryCollector(lambda: discovery.stats))
+    reloader = reloading.ConfigReloader(
+        settings.config_file,
+        reloading.rules_applier(
+            discovery, resource, mapper, custom=serve_custom, external=serve_external
+        ),
+        poll_seconds=settings.config_reload_interval,
+    )
+    registry = selfmetrics.new_registry(
+        DiscoveryCollector(lambda: discovery.stats),
+        reloading.ReloadCollector(lambda: reloader.stats),
+    )
     app = server_app.create_app(
         custom=custom, external=external, resource=resource, readiness=readiness, metrics=registry
     )
-    background: dict[str, Callable[[], Awaitable[None]]] = {"discovery": discovery.run}
+    background: dict[str, Callable[[], Awaitable[None]]] = {
+        "discovery": discovery.run,
+        "config-reload": reloader.run,
+    }
     if cache is not None:
         background["object-cache"] = cache.supervise
         app.on_cleanup.append(lambda _: cache.close())
@@ -210,4 +228,4 @@ def build_components(
             hpa, cluster, mapper, registry, custom=custom, external=external, resource=resource
         )
         background.update(loop.tasks)
-    return Components(app, discovery, background)
+    return Components(app, discovery, background, reloader)

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 from support.faultproxy import FaultProxy
 from support.prometheus import (
+    BasicAuthUser,
     PrometheusProcess,
     SeriesData,
     TLSFiles,
@@ -55,8 +56,15 @@ def prometheus_factory(
     _require_prometheus()
     started: list[PrometheusProcess] = []
 
-    def factory(dataset: SeriesData, *, tls: TLSFiles | None = None) -> PrometheusProcess:
-        process = start_prometheus(dataset, tmp_path_factory.mktemp("prometheus"), tls=tls)
+    def factory(
+        dataset: SeriesData,
+        *,
+        tls: TLSFiles | None = None,
+        basic_auth: BasicAuthUser | None = None,
+    ) -> PrometheusProcess:
+        process = start_prometheus(
+            dataset, tmp_path_factory.mktemp("prometheus"), tls=tls, basic_auth=basic_auth
+        )
         started.append(process.start())
         return process
 

@@ -41,6 +41,20 @@ def add_prometheus_flags(parser: argparse.ArgumentParser, *, required: bool) -> 
     )
     group.add_argument("--prometheus-client-tls-key-file", help="client key for Prometheus")
     group.add_argument(
+        "--prometheus-auth-config",
+        metavar="KUBECONFIG",
+        help="kubeconfig whose current context's CA and user credentials are used for Prometheus",
+    )
+    group.add_argument(
+        "--prometheus-auth-incluster",
+        type=argtypes.boolean,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="BOOL",
+        help="use the pod's service account token and CA for Prometheus",
+    )
+    group.add_argument(
         "--prometheus-timeout",
         type=argtypes.duration,
         default=30.0,
@@ -54,6 +68,13 @@ def add_serve_flags(serve: argparse.ArgumentParser) -> None:
     add_prometheus_flags(serve, required=True)
     serve.add_argument(
         "--config", required=True, help="rule config file (prometheus-adapter format)"
+    )
+    serve.add_argument(
+        "--config-reload-interval",
+        type=argtypes.duration,
+        default=5.0,
+        metavar="DURATION",
+        help="how often the config file is checked for changes (default 5s; 0: only on SIGHUP)",
     )
     serve.add_argument(
         "--metrics-relist-interval",

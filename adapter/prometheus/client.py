@@ -21,8 +21,11 @@ streamed instead of held whole (#221).
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import os
 import ssl
+import tempfile
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -34,7 +37,7 @@ import orjson
 from multidict import CIMultiDict
 from yarl import URL
 
-from adapter.prometheus import results
+from adapter.prometheus import auth, results
 from adapter.prometheus.errors import (
     PrometheusConfigError,
     PrometheusError,
@@ -81,6 +84,10 @@ class PrometheusClient:
         base = URL(settings.url)
         self._base = base.with_query(None).with_fragment(None)
         self._session: aiohttp.ClientSession | None = None
+        self._token_file: auth.TokenFile | None = None
+        """A kubeconfig's or the service account's token file, re-read as it rotates."""
+        self._header_authorization = False
+        self._server_hostname: str | None = None
         self._in_flight: dict[str, asyncio.Future[QueryResult]] = {}
         """Queries for "now" being answered, by PromQL text: callers asking the same
         query meanwhile share the answer instead of asking Prometheus again."""
@@ -91,8 +98,20 @@ class PrometheusClient:
 
     async def __aenter__(self) -> Self:
         s = self._settings
-        headers: CIMultiDict[str] = CIMultiDict(s.headers)
-        if s.token_file is not None:
+        credentials = self._credentials()
+        headers: CIMultiDict[str] = CIMultiDict()
+        if credentials is not None:
+            if credentials.token_file is not None:
+                self._token_file = auth.TokenFile(credentials.token_file)
+            elif credentials.token is not None:
+                headers["Authorization"] = f"Bearer {credentials.token}"
+            elif credentials.username is not None or credentials.password is not None:
+                pair = f"{credentials.username or ''}:{credentials.password or ''}"
+                # As Go's SetBasicAuth: base64 of the UTF-8 bytes.
+                basic = base64.b64encode(pair.encode("utf-8")).decode("ascii")
+                headers["Authorization"] = f"Basic {basic}"
+        if s.token_file is not None:  # wins over the kubeconfig's credentials, as upstream
+            self._token_file = None
             try:
                 with open(s.token_file, encoding="utf-8") as f:
                     token = f.read().strip()
@@ -101,7 +120,13 @@ class PrometheusClient:
                     f"failed to read Prometheus token file {s.token_file}: {exc}"
                 ) from exc
             headers["Authorization"] = f"Bearer {token}"
-        ssl_context = self._ssl_context() if self._base.scheme == "https" else None
+        # --prometheus-header lines are set last: an Authorization among them wins.
+        for key in {key for key, _ in s.headers}:
+            headers.popall(key, None)
+        headers.extend(s.headers)
+        self._header_authorization = "Authorization" in headers
+        ssl_context = self._ssl_context(credentials) if self._base.scheme == "https" else None
+        self._server_hostname = credentials.tls_server_name if credentials else None
         connector = aiohttp.TCPConnector(ssl=ssl_context if ssl_context is not None else True)
         self._session = aiohttp.ClientSession(
             headers=headers,
@@ -110,6 +135,26 @@ class PrometheusClient:
             raise_for_status=False,
         )
         return self
+
+    def _credentials(self) -> auth.Credentials | None:
+        """The kubeconfig's or service account's credentials, or None.
+
+        As upstream (`makePromClient`), `--prometheus-ca-file` selects the CA-file client
+        and the auth kubeconfig is then not read at all: say so rather than drop it
+        silently."""
+        s = self._settings
+        if not (s.auth_config or s.auth_incluster):
+            return None
+        if s.ca_file is not None:
+            log.warning(
+                "--prometheus-ca-file is set: the credentials of %s are not used "
+                "(as prometheus-adapter does)",
+                "--prometheus-auth-config" if s.auth_config else "--prometheus-auth-incluster",
+            )
+            return None
+        if s.auth_config:
+            return auth.from_kubeconfig(s.auth_config)
+        return auth.in_cluster()
 
     async def __aexit__(
         self,
@@ -121,19 +166,29 @@ class PrometheusClient:
             await self._session.close()
             self._session = None
 
-    def _ssl_context(self) -> ssl.SSLContext:
+    def _ssl_context(self, credentials: auth.Credentials | None) -> ssl.SSLContext:
         s = self._settings
+        c = credentials
+        ca_file = s.ca_file if c is None else c.ca_file
+        cert_file = s.client_cert_file if c is None else c.client_cert_file
+        key_file = s.client_key_file if c is None else c.client_key_file
         try:
-            context = ssl.create_default_context(cafile=s.ca_file)
-            if s.client_cert_file is not None:
-                context.load_cert_chain(s.client_cert_file, s.client_key_file)
-        except (OSError, ssl.SSLError) as exc:
+            context = ssl.create_default_context(
+                cafile=ca_file,
+                cadata=c.ca_data.decode("ascii") if c is not None and c.ca_data else None,
+            )
+            if cert_file is not None:
+                context.load_cert_chain(cert_file, key_file)
+            elif c is not None and (c.client_cert_data or c.client_key_data):
+                _load_cert_chain_data(context, c)
+        except (OSError, ssl.SSLError, UnicodeDecodeError) as exc:
+            source = f" from {c.source}" if c is not None else ""
             raise PrometheusConfigError(
-                f"failed to load Prometheus TLS files (ca {s.ca_file}, "
-                f"cert {s.client_cert_file}, key {s.client_key_file}): {exc}"
+                f"failed to load Prometheus TLS files{source} (ca {ca_file}, "
+                f"cert {cert_file}, key {key_file}): {exc}"
             ) from exc
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        if s.insecure_skip_verify:
+        if s.insecure_skip_verify or (c is not None and c.insecure_skip_verify):
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         return context
@@ -334,17 +389,24 @@ class PrometheusClient:
             or len(str(url)) + 1 + len(encoded) > self._settings.max_get_url_length
         )
         timeout = aiohttp.ClientTimeout(total=remaining)
+        headers: dict[str, str] = {}
+        if self._token_file is not None and not self._header_authorization:
+            headers["Authorization"] = f"Bearer {self._token_file.token()}"
+        extra: dict[str, Any] = {}
+        if self._server_hostname is not None:
+            extra["server_hostname"] = self._server_hostname
         try:
             if use_post:
+                headers["Content-Type"] = _FORM_TYPE
                 request = self._session.post(
-                    url,
-                    data=encoded.encode("ascii"),
-                    headers={"Content-Type": _FORM_TYPE},
-                    timeout=timeout,
+                    url, data=encoded.encode("ascii"), headers=headers, timeout=timeout, **extra
                 )
             else:
                 request = self._session.get(
-                    URL(f"{url}?{encoded}", encoded=True) if encoded else url, timeout=timeout
+                    URL(f"{url}?{encoded}", encoded=True) if encoded else url,
+                    headers=headers,
+                    timeout=timeout,
+                    **extra,
                 )
             async with request as response:
                 yield response, path
@@ -416,9 +478,35 @@ class PrometheusClient:
                 error_type, message = decoded.get("errorType"), decoded.get("error")
         if status in (400, 422) or status // 100 == 5:
             _raise_api_error(path, status, error_type, message, body[:200])
+        if status in (401, 403):
+            refused = "Unauthorized" if status == 401 else "Forbidden"
+            raise PrometheusResponseError(
+                f"{path}: Prometheus refused the request: HTTP {status} {refused} "
+                "(check the credentials given by --prometheus-auth-config, "
+                "--prometheus-auth-incluster, --prometheus-token-file or --prometheus-header)",
+                path=path,
+                status=status,
+            )
         raise PrometheusResponseError(
             f"{path}: unexpected HTTP status {status}: {body[:200]!r}", path=path, status=status
         )
+
+
+def _load_cert_chain_data(context: ssl.SSLContext, credentials: auth.Credentials) -> None:
+    """A client certificate given inline (`client-certificate-data`): `ssl` loads chains
+    only from files, so they go through a private temporary directory that is removed
+    at once."""
+    with tempfile.TemporaryDirectory(prefix="prometheus-client-cert-") as directory:
+        cert = os.path.join(directory, "cert.pem")
+        key = os.path.join(directory, "key.pem")
+        for path, data in (
+            (cert, credentials.client_cert_data),
+            (key, credentials.client_key_data),
+        ):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data or b"")
+        context.load_cert_chain(cert, key)
 
 
 def _raise_api_error(path: str, status: int, error_type: Any, message: Any, snippet: bytes) -> None:

@@ -6,7 +6,8 @@ opens (as upstream reads them once at startup: a rotated token needs a restart t
 The command line (`adapter.settings`) builds this object from flags with the same names as
 kubernetes-sigs/prometheus-adapter (`--prometheus-url`, `--prometheus-verb`,
 `--prometheus-header`, `--prometheus-token-file`, `--prometheus-ca-file`,
-`--prometheus-client-tls-cert-file`, `--prometheus-client-tls-key-file`).
+`--prometheus-client-tls-cert-file`, `--prometheus-client-tls-key-file`,
+`--prometheus-auth-config`, `--prometheus-auth-incluster`).
 """
 
 from __future__ import annotations
@@ -80,6 +81,13 @@ class PrometheusSettings:
     """PEM private key of `client_cert_file`."""
     insecure_skip_verify: bool = False
     """Do not verify Prometheus' certificate at all (test setups only)."""
+    auth_config: str | None = None
+    """`--prometheus-auth-config`: a kubeconfig whose current context's cluster CA /
+    insecure-skip-tls-verify and user credentials (token, token file, client certificate,
+    username/password) are used for Prometheus (see `auth`). Ignored when `ca_file` is
+    set, as upstream."""
+    auth_incluster: bool = False
+    """`--prometheus-auth-incluster`: the pod's service account token and cluster CA."""
     timeout: float = 30.0
     """Seconds a call may take when the caller gives no deadline. Thirty seconds is
     longer than any sane instant query yet short enough that a hung Prometheus does not
@@ -105,6 +113,10 @@ class PrometheusSettings:
         if self.max_get_url_length <= 0:
             raise PrometheusConfigError(
                 f"max_get_url_length must be positive, got {self.max_get_url_length}"
+            )
+        if self.auth_incluster and self.auth_config:
+            raise PrometheusConfigError(
+                "may not use both in-cluster auth and an explicit kubeconfig at the same time"
             )
         if (self.client_cert_file is None) != (self.client_key_file is None):
             raise PrometheusConfigError(

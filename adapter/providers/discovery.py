@@ -63,9 +63,24 @@ class Discovery:
         self.registry = Registry(rules)
         self.stats = RelistStats()
         self.ready = asyncio.Event()
+        self._relisting = asyncio.Lock()
+        """One relist at a time: a relist with old rules must not finish after (and
+        overwrite) the one a config reload started with new rules."""
+
+    async def replace_rules(self, rules: RuleSet) -> None:
+        """New rules from a reloaded config, and a relist with them at once. If that
+        relist fails, the previous registry keeps serving until the next one succeeds."""
+        async with self._relisting:
+            self.rules = rules
+        with contextlib.suppress(DiscoveryError):
+            await self.relist()
 
     async def relist(self) -> Registry:
         """One relist; on success the new registry is in place when this returns."""
+        async with self._relisting:
+            return await self._relist()
+
+    async def _relist(self) -> Registry:
         started = time.monotonic()
         builder = RegistryBuilder(self.rules)
         start = self._wall_clock() - self.max_age

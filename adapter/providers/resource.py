@@ -318,17 +318,24 @@ class ResourceMetricsProvider:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self.cpu = ResourceQuery(CPU, rules.cpu, ResourceConverter(rules.cpu.resources, mapper))
-        self.memory = ResourceQuery(
-            MEMORY, rules.memory, ResourceConverter(rules.memory.resources, mapper)
-        )
-        self.window_seconds = rules.window_seconds
+        self._mapper = mapper
+        self.replace_rules(rules)
         self._prometheus = prometheus
         self._objects = objects
         self._query_timeout = query_timeout
         self._limit = asyncio.Semaphore(max_concurrent_queries)
         self._clock = clock
         self._wall_clock = wall_clock
+
+    def replace_rules(self, rules: ResourceRules) -> None:
+        """Queries from new rules (start-up, or a reloaded config); requests already
+        running finish with the queries they started with."""
+        mapper = self._mapper
+        self.cpu = ResourceQuery(CPU, rules.cpu, ResourceConverter(rules.cpu.resources, mapper))
+        self.memory = ResourceQuery(
+            MEMORY, rules.memory, ResourceConverter(rules.memory.resources, mapper)
+        )
+        self.window_seconds = rules.window_seconds
 
     # -- pods ------------------------------------------------------------------------
 

@@ -80,6 +80,8 @@ def serve_settings(args: argparse.Namespace) -> Settings:
             ca_file=args.prometheus_ca_file,
             client_cert_file=args.prometheus_client_tls_cert_file,
             client_key_file=args.prometheus_client_tls_key_file,
+            auth_config=args.prometheus_auth_config,
+            auth_incluster=args.prometheus_auth_incluster,
             timeout=args.prometheus_timeout,
         )
     except PrometheusConfigError as err:
@@ -104,6 +106,7 @@ def serve_settings(args: argparse.Namespace) -> Settings:
             resource=args.enable_resource_metrics_api,
         ),
         query_timeout=args.prometheus_timeout,
+        config_reload_interval=args.config_reload_interval,
     )
 
 

@@ -84,3 +84,6 @@ class Settings:
     query_timeout: float = 30.0
     """Seconds a metrics request may wait for Prometheus (`--prometheus-timeout`); the
     HPA controller's own client gives up after 30s."""
+    config_reload_interval: float = 5.0
+    """Seconds between checks of the config file's content (`--config-reload-interval`);
+    0 turns the check off (SIGHUP still reloads). See `adapter.providers.reloading`."""

@@ -195,7 +195,7 @@ ERROR_ANSWERS = [
     (Reply(422, "execution", "many-to-many matching not allowed"), PrometheusQueryError, 422,
      "execution", "many-to-many"),
     (Reply(401, body=b"Unauthorized", content_type="text/plain"), PrometheusResponseError,
-     401, None, "unexpected HTTP status 401"),
+     401, None, "Prometheus refused the request: HTTP 401 Unauthorized"),
     (Reply(200, body=b"<html>login page</html>", content_type="text/html"),
      PrometheusResponseError, 200, None, "not JSON"),
     (Reply(200, body=b'{"status":"success","data":null}'), PrometheusResponseError, 200, None,

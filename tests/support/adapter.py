@@ -12,10 +12,11 @@ from adapter.cluster import connection as cluster_connection
 from adapter.cluster import discovery as cluster_discovery
 from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.settings import PrometheusSettings
+from adapter.providers.discovery import DiscoveryError
 from adapter.rules.config import MetricsDiscoveryConfig, parse_config
 from adapter.sandbox.apiserver import RunningApiServer
 from adapter.server.running import running
-from adapter.serving import build_components
+from adapter.serving import Components, build_components
 from adapter.settings import ApiGroups, ServingSettings, Settings
 from support.kubectl import get_raw
 
@@ -26,22 +27,45 @@ async def running_adapter(
     prometheus_url: str,
     tmp_path: Path,
     config: str | MetricsDiscoveryConfig,
+    **options: Any,
+) -> AsyncIterator[str]:
+    """`running_components`, yielding only the adapter's base URL."""
+    async with running_components(apiserver, prometheus_url, tmp_path, config, **options) as (
+        url,
+        _,
+    ):
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def running_components(
+    apiserver: RunningApiServer,
+    prometheus_url: str,
+    tmp_path: Path,
+    config: str | MetricsDiscoveryConfig,
     *,
     api_groups: ApiGroups | None = None,
-) -> AsyncIterator[str]:
+    prometheus_settings: PrometheusSettings | None = None,
+    require_discovery: bool = True,
+    config_file: str = "e2e.yaml",
+) -> AsyncIterator[tuple[str, Components]]:
     """The adapter wired as `serve` wires it (with the given API group switches), after
-    its first relist, served over HTTPS on loopback; yields its base URL."""
+    its first relist, served over HTTPS on loopback; yields its base URL.
+
+    `prometheus_settings` replaces the plain client settings for `prometheus_url` (TLS,
+    credentials); with `require_discovery=False` a failing first relist is left to show
+    in `/readyz` and the answers, as a running `serve` would."""
     kubeconfig = apiserver.write_kubeconfig(tmp_path / "adapter" / "kubeconfig")
     settings = Settings(
-        config_file="e2e.yaml",
-        prometheus=PrometheusSettings(url=prometheus_url, timeout=5.0),
+        config_file=config_file,
+        prometheus=prometheus_settings or PrometheusSettings(url=prometheus_url, timeout=5.0),
         serving=ServingSettings(
             secure_port=0, bind_address="127.0.0.1", cert_dir=str(tmp_path / "certs")
         ),
         api_groups=api_groups or ApiGroups(),
         query_timeout=5.0,
     )
-    rules = parse_config(config, "e2e.yaml") if isinstance(config, str) else config
+    rules = parse_config(config, config_file) if isinstance(config, str) else config
     async with (
         PrometheusClient(settings.prometheus) as prometheus,
         cluster_connection.connect(
@@ -50,9 +74,13 @@ async def running_adapter(
     ):
         mapper = await cluster_discovery.fetch_rest_mapper(cluster)
         components = build_components(settings, rules, mapper, prometheus, cluster)
-        await components.discovery.relist()  # what `serve` waits for before it is ready
+        try:
+            await components.discovery.relist()  # what `serve` waits for before it is ready
+        except DiscoveryError:
+            if require_discovery:
+                raise
         async with running(components.app, settings.serving) as url:
-            yield url
+            yield url, components
 
 
 async def raw(url: str, path: str, tmp_path: Path) -> tuple[int, Any]:

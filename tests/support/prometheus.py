@@ -38,6 +38,7 @@ writes, converts and starts in about 0.15 s. 100,000 series of 3 samples: 0.3 s 
 from __future__ import annotations
 
 import asyncio
+import base64
 import math
 import os
 import re
@@ -59,6 +60,8 @@ from typing import Any, Self
 import orjson
 
 __all__ = [
+    "TEST_BASIC_AUTH",
+    "BasicAuthUser",
     "DatasetContribution",
     "PrometheusProcess",
     "PrometheusStartError",
@@ -353,6 +356,25 @@ class TLSFiles:
     client_key: Path | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class BasicAuthUser:
+    """Require HTTP basic auth (`basic_auth_users` of `--web.config.file`) for this user.
+    Prometheus stores bcrypt hashes only; the fixture sends `password` while polling."""
+
+    username: str
+    password: str
+    bcrypt_hash: str
+
+
+TEST_BASIC_AUTH = BasicAuthUser(
+    username="adapter",
+    password="s3cret-pass",
+    # `htpasswd -nbB -C 4 adapter s3cret-pass`: cost 4 keeps each check sub-millisecond.
+    bcrypt_hash="$2y$04$ncg2koZ9WaUZu8kOPHPesuDHhZS9caj4eXgsNV//YsmkM/sMOUJTG",
+)
+"""A user whose hash is fixed so no bcrypt library is needed to start the server."""
+
+
 def free_port() -> int:
     """A currently free loopback TCP port (the tiny race with other binders is retried)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -370,6 +392,7 @@ class PrometheusProcess:
     tls: TLSFiles | None = None
     extra_args: Sequence[str] = ()
     ready_timeout: float = 120.0
+    basic_auth: BasicAuthUser | None = None
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     written: WrittenData = field(default_factory=WrittenData)
@@ -461,8 +484,12 @@ class PrometheusProcess:
     def get(self, path: str, params: Sequence[tuple[str, str]] = ()) -> tuple[int, bytes]:
         """A plain GET against the server, bypassing the client under test."""
         url = self.url + path + ("?" + urllib.parse.urlencode(params) if params else "")
+        request = urllib.request.Request(url)
+        if self.basic_auth is not None:
+            pair = f"{self.basic_auth.username}:{self.basic_auth.password}".encode()
+            request.add_header("Authorization", "Basic " + base64.b64encode(pair).decode())
         try:
-            with urllib.request.urlopen(url, timeout=30, context=self._ssl_context()) as resp:
+            with urllib.request.urlopen(request, timeout=30, context=self._ssl_context()) as resp:
                 return int(resp.status), bytes(resp.read())
         except urllib.error.HTTPError as exc:
             return int(exc.code), bytes(exc.read())
@@ -504,7 +531,7 @@ class PrometheusProcess:
             f"--web.listen-address=127.0.0.1:{self.port}",
             "--log.level=warn",
         ]
-        if self.tls is not None:
+        if self.tls is not None or self.basic_auth is not None:
             args.append(f"--web.config.file={self._web_config()}")
         args.extend(self.extra_args)
         with open(self.log_path, "ab") as log:
@@ -513,17 +540,21 @@ class PrometheusProcess:
             )
 
     def _web_config(self) -> Path:
-        assert self.tls is not None
-        tls: dict[str, str] = {
-            "cert_file": str(self.tls.cert),
-            "key_file": str(self.tls.key),
-        }
-        if self.tls.client_ca is not None:
-            tls["client_auth_type"] = "RequireAndVerifyClientCert"
-            tls["client_ca_file"] = str(self.tls.client_ca)
+        config: dict[str, Any] = {}
+        if self.tls is not None:
+            tls: dict[str, str] = {
+                "cert_file": str(self.tls.cert),
+                "key_file": str(self.tls.key),
+            }
+            if self.tls.client_ca is not None:
+                tls["client_auth_type"] = "RequireAndVerifyClientCert"
+                tls["client_ca_file"] = str(self.tls.client_ca)
+            config["tls_server_config"] = tls
+        if self.basic_auth is not None:
+            config["basic_auth_users"] = {self.basic_auth.username: self.basic_auth.bcrypt_hash}
         path = self.workdir / "web-config.yml"
         # JSON is YAML: no YAML writer needed.
-        path.write_bytes(orjson.dumps({"tls_server_config": tls}))
+        path.write_bytes(orjson.dumps(config))
         return path
 
     def _ssl_context(self) -> ssl.SSLContext | None:
@@ -590,6 +621,7 @@ def start_prometheus(
     tls: TLSFiles | None = None,
     extra_args: Sequence[str] = (),
     ready_timeout: float = 120.0,
+    basic_auth: BasicAuthUser | None = None,
 ) -> PrometheusProcess:
     """A Prometheus over `dataset`, working in `tmp_path`; started by `with`/`async with`
     (or `.start()`), stopped (SIGTERM, then SIGKILL after 15 s) on exit."""
@@ -599,4 +631,5 @@ def start_prometheus(
         tls=tls,
         extra_args=tuple(extra_args),
         ready_timeout=ready_timeout,
+        basic_auth=basic_auth,
     )
