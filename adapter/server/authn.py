@@ -175,6 +175,8 @@ class Authenticator:
         """Ask for client certificates on `context` and trust both bundles there (now
         and after every later change: certificates of a CA added to the ConfigMap are
         accepted by the handshake from then on)."""
+        if self.client_ca is None and self.request_header is None and not self.needs_cluster_config:
+            return  # no CA will ever be trusted: do not ask (a certificate is then ignored)
         context.verify_mode = ssl.CERT_OPTIONAL
         self._contexts.append(context)
         self._load_into(context)

@@ -16,8 +16,11 @@ from adapter.rules.config import MetricsDiscoveryConfig, parse_config
 from adapter.sandbox.apiserver import RunningApiServer
 from adapter.server.running import running
 from adapter.serving import build_components
-from adapter.settings import ApiGroups, ServingSettings, Settings
-from support.kubectl import get_raw
+from adapter.settings import ApiGroups, AuthenticationSettings, ServingSettings, Settings
+from support.kubectl import PLACEHOLDER_TOKEN, get_raw
+
+TEST_CLIENT = "kubectl-under-test"
+"""The user the stand-in's TokenReview makes of kubectl's token in these tests."""
 
 
 @contextlib.asynccontextmanager
@@ -30,7 +33,15 @@ async def running_adapter(
     api_groups: ApiGroups | None = None,
 ) -> AsyncIterator[str]:
     """The adapter wired as `serve` wires it (with the given API group switches), after
-    its first relist, served over HTTPS on loopback; yields its base URL."""
+    its first relist, served over HTTPS on loopback; yields its base URL.
+
+    Requests are authenticated and authorized by delegation to the stand-in, as in a
+    cluster: kubectl's token (`support.kubectl.PLACEHOLDER_TOKEN`) is a system:masters
+    user there. Over TLS the stand-in publishes the front proxy's CA in
+    extension-apiserver-authentication, which the adapter reads, so requests proxied
+    by its aggregation layer are authenticated as in a cluster; over plain HTTP there
+    is no such ConfigMap and the lookup is skipped."""
+    apiserver.state.authenticator.add_token(PLACEHOLDER_TOKEN, TEST_CLIENT, ["system:masters"])
     kubeconfig = apiserver.write_kubeconfig(tmp_path / "adapter" / "kubeconfig")
     settings = Settings(
         config_file="e2e.yaml",
@@ -39,6 +50,7 @@ async def running_adapter(
             secure_port=0, bind_address="127.0.0.1", cert_dir=str(tmp_path / "certs")
         ),
         api_groups=api_groups or ApiGroups(),
+        authentication=AuthenticationSettings(skip_lookup=apiserver.ca_pem is None),
         query_timeout=5.0,
     )
     rules = parse_config(config, "e2e.yaml") if isinstance(config, str) else config
