@@ -34,7 +34,7 @@ import orjson
 from multidict import CIMultiDict
 from yarl import URL
 
-from adapter.prometheus import results
+from adapter.prometheus import errors, results
 from adapter.prometheus.errors import (
     PrometheusConfigError,
     PrometheusError,
@@ -377,13 +377,13 @@ class PrometheusClient:
             decoded = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise PrometheusResponseError(
-                f"{path}: response body is not JSON ({exc}): {body[:200]!r}",
+                f"{path}: response body is not JSON ({exc}): {errors.body_text(body)}",
                 path=path,
                 status=status,
             ) from exc
         if not isinstance(decoded, dict):
             raise PrometheusResponseError(
-                f"{path}: response body is not a JSON object: {body[:200]!r}",
+                f"{path}: response body is not a JSON object: {errors.body_text(body)}",
                 path=path,
                 status=status,
             )
@@ -417,14 +417,16 @@ class PrometheusClient:
         if status in (400, 422) or status // 100 == 5:
             _raise_api_error(path, status, error_type, message, body[:200])
         raise PrometheusResponseError(
-            f"{path}: unexpected HTTP status {status}: {body[:200]!r}", path=path, status=status
+            f"{path}: unexpected HTTP status {status}: {errors.body_text(body)}",
+            path=path,
+            status=status,
         )
 
 
 def _raise_api_error(path: str, status: int, error_type: Any, message: Any, snippet: bytes) -> None:
     """Raise the error class for a Prometheus error answer (status + errorType)."""
     error_type = error_type if isinstance(error_type, str) else None
-    text = message if isinstance(message, str) else repr(snippet)
+    text = message if isinstance(message, str) else errors.body_text(snippet)
     what = f"{path}: HTTP {status}" + (f" {error_type}" if error_type else "") + f": {text}"
     kwargs: dict[str, Any] = {"path": path, "status": status, "error_type": error_type}
     if error_type == "timeout":
