@@ -89,7 +89,7 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         if exc.status < 400:
             raise
         return responses.status_response(request, status.generic(exc.status, exc.reason))
-    except Exception as err:  # the boundary: nothing may escape as a bare 500 page
+    except Exception:  # the boundary: nothing may escape as a bare 500 page
         log.exception("%s %s failed", request.method, request.path_qs)
         # The traceback goes to the log; the caller reads plain words, no internals.
         return responses.status_response(

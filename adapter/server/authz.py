@@ -27,7 +27,7 @@ from aiohttp.typedefs import Handler, Middleware
 from adapter.cluster.connection import ClusterError
 from adapter.cluster.reviews import AccessDecision
 from adapter.k8s import access, status
-from adapter.k8s.access import Attributes
+from adapter.k8s.access import Attributes, UserInfo
 from adapter.server.authn import Authenticator
 from adapter.settings import AuthorizationSettings
 
@@ -75,6 +75,7 @@ class Authorizer:
         self._groups = frozenset(settings.always_allow_groups)
         self._exact, self._prefixes = check_paths(settings.always_allow_paths)
         self._cache: dict[Attributes, tuple[float, AccessDecision]] = {}
+        self._allowed: dict[tuple[UserInfo, str, str], float] = {}
         self.reviews = 0
         """SubjectAccessReviews sent (for tests and benchmarks)."""
 
@@ -84,17 +85,32 @@ class Authorizer:
         path = attributes.path.removeprefix("/")
         return path in self._exact or any(path.startswith(p) for p in self._prefixes)
 
-    async def authorize(self, attributes: Attributes) -> None:
-        """Return when allowed; raise the StatusError to answer otherwise."""
-        if self._always_allowed(attributes):
+    async def authorize_request(self, user: UserInfo, request: web.BaseRequest) -> None:
+        """`authorize` for a request; an allowed (user, method, path) seen within the
+        allow TTL skips parsing it into attributes again (the HPA controller repeats
+        the same few requests)."""
+        key = (user, request.method, request.raw_path)
+        allowed_until = self._allowed.get(key)
+        if allowed_until is not None and allowed_until > self._clock():
             return
+        attributes = access.request_attributes(user, request.method, request.path, request.query)
+        until = await self.authorize(attributes)
+        if len(self._allowed) >= CACHE_SIZE:
+            self._allowed.pop(next(iter(self._allowed)))
+        self._allowed[key] = until
+
+    async def authorize(self, attributes: Attributes) -> float:
+        """Return (until when the answer holds) when allowed; raise the StatusError to
+        answer otherwise."""
+        if self._always_allowed(attributes):
+            return float("inf")
         key = (
             dataclasses.replace(attributes, path="") if attributes.resource_request else attributes
         )
         now = self._clock()
         cached = self._cache.get(key)
         if cached is not None and cached[0] > now:
-            decision = cached[1]
+            until, decision = cached
         else:
             self.reviews += 1
             try:
@@ -109,10 +125,12 @@ class Authorizer:
             )
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = (now + ttl, decision)
+            until = now + ttl
+            self._cache[key] = (until, decision)
         if not decision.allowed:
             log.debug("Forbidden %s: %s", attributes.path, decision.reason)
             raise access.forbidden_error(attributes, decision.reason)
+        return until
 
 
 def middleware(authenticator: Authenticator, authorizer: Authorizer) -> Middleware:
@@ -121,8 +139,7 @@ def middleware(authenticator: Authenticator, authorizer: Authorizer) -> Middlewa
     @web.middleware
     async def delegated_access(request: web.Request, handler: Handler) -> web.StreamResponse:
         user = await authenticator.authenticate(request)
-        attributes = access.request_attributes(user, request.method, request.path, request.query)
-        await authorizer.authorize(attributes)
+        await authorizer.authorize_request(user, request)
         return await handler(request)
 
     return delegated_access

@@ -509,7 +509,9 @@ async def test_unexpected_provider_exception_is_500_internal_error(harness: Harn
     assert code == 500
     assert body["reason"] == "InternalError"
     # No Python internals (exception types, reprs) reach the caller; the log has them.
-    assert body["message"] == "Internal error occurred: the adapter failed unexpectedly; see its log"
+    assert (
+        body["message"] == "Internal error occurred: the adapter failed unexpectedly; see its log"
+    )
     assert "boom" not in str(body) and "RuntimeError" not in str(body)
 
 
