@@ -10,7 +10,9 @@ than serving stale answers for ever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import functools
 import gc
 import logging
 import signal
@@ -20,12 +22,14 @@ from dataclasses import dataclass
 from typing import Final
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from adapter import selfmetrics, supervision
 from adapter.cluster import connection as cluster_connection
 from adapter.cluster import discovery as cluster_discovery
 from adapter.cluster import informers as cluster_informers
 from adapter.cluster import objects as cluster_objects
+from adapter.cluster import reviews as cluster_reviews
 from adapter.cluster.connection import ClusterError
 from adapter.hpa import running as hpa_running
 from adapter.k8s.resources import RestMapper
@@ -46,7 +50,10 @@ from adapter.rules.config import ConfigError, MetricsDiscoveryConfig, load_confi
 from adapter.rules.registry import RuleSet
 from adapter.rules.resources import check_against_mapper
 from adapter.server import app as server_app
+from adapter.server import authz
+from adapter.server.authn import AuthenticationConfigError, Authenticator
 from adapter.server.running import serve as serve_app
+from adapter.server.state import AUTHENTICATOR
 from adapter.server.tls import TLSConfigError
 from adapter.settings import HPASettings, Settings
 
@@ -66,7 +73,12 @@ async def serve_command(settings: Settings, hpa: HPASettings | None = None) -> i
         return EXIT_CONFIG
     try:
         return await serve(settings, config, hpa)
-    except (ClusterError, PrometheusConfigError, TLSConfigError) as err:
+    except (
+        ClusterError,
+        PrometheusConfigError,
+        TLSConfigError,
+        AuthenticationConfigError,
+    ) as err:
         # Start-up cannot reach or configure a dependency: say which, not a traceback.
         print(f"error: {err}", file=sys.stderr)
         return EXIT_START_UP
@@ -80,6 +92,7 @@ async def serve(
         cluster_connection.connect(
             settings.cluster.kubeconfig, qps=settings.cluster.qps, burst=settings.cluster.burst
         ) as cluster,
+        contextlib.AsyncExitStack() as stack,
     ):
         mapper = await cluster_discovery.fetch_rest_mapper(cluster)
         problems = check_against_mapper(config, mapper)
@@ -87,7 +100,26 @@ async def serve(
             for problem in problems:
                 print(problem, file=sys.stderr)
             return EXIT_CONFIG
-        components = build_components(settings, config, mapper, prometheus, cluster, hpa)
+        delegation = []
+        for kubeconfig in (settings.authentication.kubeconfig, settings.authorization.kubeconfig):
+            # The generic apiserver's delegation clients allow 200 qps / 400 burst.
+            delegation.append(
+                cluster
+                if not kubeconfig
+                else await stack.enter_async_context(
+                    cluster_connection.connect(kubeconfig, qps=200.0, burst=400)
+                )
+            )
+        components = build_components(
+            settings,
+            config,
+            mapper,
+            prometheus,
+            cluster,
+            hpa,
+            authentication_cluster=delegation[0],
+            authorization_cluster=delegation[1],
+        )
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, components.reloader.request)
         tune_garbage_collector()
         return await supervision.supervise(
@@ -130,6 +162,9 @@ def build_components(
     prometheus: PrometheusClient,
     cluster: cluster_connection.Cluster,
     hpa: HPASettings | None = None,
+    *,
+    authentication_cluster: cluster_connection.Cluster | None = None,
+    authorization_cluster: cluster_connection.Cluster | None = None,
 ) -> Components:
     """The adapter's parts wired together, for `serve` and for tests alike.
 
@@ -213,13 +248,35 @@ def build_components(
         DiscoveryCollector(lambda: discovery.stats),
         reloading.ReloadCollector(lambda: reloader.stats),
     )
-    app = server_app.create_app(
-        custom=custom, external=external, resource=resource, readiness=readiness, metrics=registry
-    )
     background: dict[str, Callable[[], Awaitable[None]]] = {
         "discovery": discovery.run,
         "config-reload": reloader.run,
     }
+    authenticator, middlewares = delegated_access(
+        settings,
+        authentication_cluster or cluster,
+        authorization_cluster or cluster,
+    )
+    app = server_app.create_app(
+        custom=custom,
+        external=external,
+        resource=resource,
+        readiness=readiness,
+        metrics=registry,
+        middlewares=middlewares,
+    )
+    if authenticator is not None:
+        app[AUTHENTICATOR] = authenticator
+        if authenticator.needs_cluster_config:
+            lookup = authentication_cluster or cluster
+
+            async def load(_: web.Application) -> None:
+                await authenticator.load_cluster_config(lookup)
+
+            app.on_startup.append(load)
+            background["authentication-config"] = functools.partial(
+                authenticator.follow_cluster_config, lookup
+            )
     if cache is not None:
         background["object-cache"] = cache.supervise
         app.on_cleanup.append(lambda _: cache.close())
@@ -229,3 +286,27 @@ def build_components(
         )
         background.update(loop.tasks)
     return Components(app, discovery, background, reloader)
+
+
+def delegated_access(
+    settings: Settings,
+    authentication_cluster: cluster_connection.Cluster,
+    authorization_cluster: cluster_connection.Cluster,
+) -> tuple[Authenticator | None, list[Middleware]]:
+    """Authentication and authorization delegated to the cluster, as middleware; none
+    when `--delegated-auth=false`."""
+    if not (settings.authentication.enabled and settings.authorization.enabled):
+        log.warning(
+            "authentication and authorization are off (--delegated-auth=false): "
+            "anyone who reaches the port reads every metric"
+        )
+        return None, []
+    authenticator = Authenticator(
+        settings.authentication,
+        functools.partial(cluster_reviews.review_token, authentication_cluster),
+    )
+    authorizer = authz.Authorizer(
+        settings.authorization,
+        functools.partial(cluster_reviews.review_access, authorization_cluster),
+    )
+    return authenticator, [authz.middleware(authenticator, authorizer)]

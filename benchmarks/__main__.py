@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 
-from benchmarks import backtest, bench_hpa_loop, discovery, pods
+from benchmarks import authn, backtest, bench_hpa_loop, discovery, pods
 from benchmarks.common import BenchmarkError, Options, Result, load_average, write_result
 
 BUSY_LOAD = 0.5
@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, Callable[[Options], Result]] = {
 }
 BENCHMARKS[bench_hpa_loop.NAME] = bench_hpa_loop.run
 BENCHMARKS[backtest.NAME] = backtest.run
+BENCHMARKS[authn.NAME] = authn.run
 
 
 def parse_options(argv: Sequence[str] | None) -> tuple[Options, list[str]]:

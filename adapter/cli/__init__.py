@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Final
 
 from adapter import __version__
-from adapter.cli import argtypes, logs, loopflags, sandboxflags, serveflags
+from adapter.cli import apiserverflags, argtypes, logs, loopflags, sandboxflags, serveflags
 from adapter.settings import fromflags
 
 __all__ = ["EXIT_FLAGS", "build_parser", "main"]
@@ -143,7 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logs.configure(args.verbosity)
+    logs.configure(
+        args.verbosity,
+        logging_format=getattr(args, "logging_format", "text"),
+        modules=getattr(args, "vmodule", ()),
+    )
     if args.command == "serve":
         from adapter import serving
 
@@ -153,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except fromflags.FlagError as err:
             print(f"serve: {err}", file=sys.stderr)
             return EXIT_FLAGS
+        _warn_ignored(args)
         return asyncio.run(serving.serve_command(settings, hpa))
     if args.command == "rules":
         from adapter.tools import rules_tool
@@ -184,3 +190,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return evaluate.evaluate_files(args.files, sys.stdout, sys.stderr)
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _warn_ignored(args: argparse.Namespace) -> None:
+    """Name every flag given that has no effect here (see apiserverflags.IGNORED)."""
+    defaults = argparse.ArgumentParser()
+    serveflags.add_serve_flags(defaults)
+    baseline = defaults.parse_args(["--prometheus-url=-", "--config=-"])
+    ignored = fromflags.ignored_flags(args, apiserverflags.IGNORED, baseline)
+    log = logging.getLogger("adapter.cli")
+    if ignored:
+        log.warning("accepted for compatibility, without effect here: %s", ", ".join(ignored))
+    extra = [arg for arg in args.program if arg != "/adapter"]
+    if extra:
+        log.warning("ignoring arguments that are not flags: %s", " ".join(extra))

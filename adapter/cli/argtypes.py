@@ -11,9 +11,10 @@ import argparse
 
 from adapter.k8s import timefmt
 from adapter.k8s.quantity import Quantity, QuantityError
+from adapter.server import tls
 from adapter.settings import fromflags
 
-__all__ = ["boolean", "duration", "size"]
+__all__ = ["boolean", "cipher_suites", "duration", "size", "tls_version"]
 
 
 def duration(text: str) -> float:
@@ -40,3 +41,21 @@ def size(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"invalid size {text!r}: must not be negative")
     return int(value)
+
+
+def tls_version(text: str) -> str:
+    """`--tls-min-version`: a Go crypto/tls name, checked as the generic apiserver does."""
+    if text not in tls.TLS_VERSIONS:
+        allowed = ", ".join(tls.TLS_VERSIONS)
+        raise argparse.ArgumentTypeError(f"unknown tls version {text!r}, allowed: {allowed}")
+    return text
+
+
+def cipher_suites(text: str) -> tuple[str, ...]:
+    """`--tls-cipher-suites`: Go names, comma-separated; an unknown one is an error at
+    start-up, in upstream's words."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    for name in names:
+        if name not in tls.CIPHER_SUITES:
+            raise argparse.ArgumentTypeError(f"Cipher suite {name} not supported or doesn't exist")
+    return names

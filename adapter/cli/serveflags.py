@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from adapter.cli import argtypes, loopflags
+from adapter.cli import apiserverflags, argtypes, logs, loopflags
 
 __all__ = ["add_prometheus_flags", "add_serve_flags"]
 
@@ -90,6 +90,12 @@ def add_serve_flags(serve: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="series history each relist asks for (default: the relist interval)",
     )
+    serve.add_argument(
+        "program",
+        nargs="*",
+        default=[],
+        help=argparse.SUPPRESS,  # pflag ignores arguments that are not flags (`- /adapter`)
+    )
     serving = serve.add_argument_group("serving")
     serving.add_argument("--secure-port", type=int, default=6443, help="HTTPS port (default 6443)")
     serving.add_argument("--bind-address", default="0.0.0.0", help="address to listen on")
@@ -106,6 +112,13 @@ def add_serve_flags(serve: argparse.ArgumentParser) -> None:
         "--kubeconfig",
         dest="kubeconfig",
         help="kubeconfig for the cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster)",
+    )
+    cluster.add_argument(
+        "--discovery-interval",
+        type=argtypes.duration,
+        default=0.0,
+        metavar="DURATION",
+        help="accepted, ignored: the REST mapping is read at start-up",
     )
     cluster.add_argument("--client-qps", type=float, default=20.0)
     cluster.add_argument("--client-burst", type=int, default=40)
@@ -126,4 +139,6 @@ def add_serve_flags(serve: argparse.ArgumentParser) -> None:
     apis.add_argument(
         "--enable-resource-metrics-api", type=argtypes.boolean, default=True, metavar="BOOL"
     )
+    apiserverflags.add_apiserver_flags(serve)
+    logs.add_logging_flags(serve)
     loopflags.add_loop_flags(serve, embedded=True)

@@ -37,7 +37,7 @@ import orjson
 from multidict import CIMultiDict
 from yarl import URL
 
-from adapter.prometheus import auth, results
+from adapter.prometheus import auth, errors, results
 from adapter.prometheus.errors import (
     PrometheusConfigError,
     PrometheusError,
@@ -439,13 +439,13 @@ class PrometheusClient:
             decoded = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise PrometheusResponseError(
-                f"{path}: response body is not JSON ({exc}): {body[:200]!r}",
+                f"{path}: response body is not JSON ({exc}): {errors.body_text(body)}",
                 path=path,
                 status=status,
             ) from exc
         if not isinstance(decoded, dict):
             raise PrometheusResponseError(
-                f"{path}: response body is not a JSON object: {body[:200]!r}",
+                f"{path}: response body is not a JSON object: {errors.body_text(body)}",
                 path=path,
                 status=status,
             )
@@ -488,7 +488,9 @@ class PrometheusClient:
                 status=status,
             )
         raise PrometheusResponseError(
-            f"{path}: unexpected HTTP status {status}: {body[:200]!r}", path=path, status=status
+            f"{path}: unexpected HTTP status {status}: {errors.body_text(body)}",
+            path=path,
+            status=status,
         )
 
 
@@ -512,7 +514,7 @@ def _load_cert_chain_data(context: ssl.SSLContext, credentials: auth.Credentials
 def _raise_api_error(path: str, status: int, error_type: Any, message: Any, snippet: bytes) -> None:
     """Raise the error class for a Prometheus error answer (status + errorType)."""
     error_type = error_type if isinstance(error_type, str) else None
-    text = message if isinstance(message, str) else repr(snippet)
+    text = message if isinstance(message, str) else errors.body_text(snippet)
     what = f"{path}: HTTP {status}" + (f" {error_type}" if error_type else "") + f": {text}"
     kwargs: dict[str, Any] = {"path": path, "status": status, "error_type": error_type}
     if error_type == "timeout":

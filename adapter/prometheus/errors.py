@@ -15,6 +15,10 @@ had one, so a log line alone tells which call failed and why.
 
 from __future__ import annotations
 
+import json
+
+from adapter.k8s import gostrings
+
 __all__ = [
     "PrometheusConfigError",
     "PrometheusError",
@@ -72,3 +76,24 @@ class PrometheusServerError(PrometheusError):
 class PrometheusResponseError(PrometheusError):
     """An answer that is not a usable Prometheus API response: unexpected status code,
     unparseable or truncated body, `data: null`, a result of the wrong shape."""
+
+
+def body_text(body: bytes | str, limit: int = 200) -> str:
+    """An upstream answer's body for an error message: decoded as UTF-8 (bad bytes
+    replaced), cut to `limit` characters and quoted as Go's %q quotes it, so a message
+    reads `HTTP 500: "oops"`, never a Python bytes repr (`b'oops'`)."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = text.strip()
+    if not text:
+        return "(empty body)"
+    cut = text[:limit]
+    return gostrings.quote(cut) + ("..." if len(text) > limit else "")
+
+
+def json_text(value: object, limit: int = 200) -> str:
+    """A decoded JSON value for an error message, as JSON (not a Python repr)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = str(value)
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict, cast
 
-from adapter.prometheus.errors import PrometheusResponseError
+from adapter.prometheus.errors import PrometheusResponseError, json_text
 
 __all__ = ["QueryResult", "ResultType", "Sample", "decode_query_data"]
 
@@ -83,12 +83,16 @@ class QueryResult:
 def _value(pair: Any, path: str, status: int | None) -> tuple[float, str]:
     if not (isinstance(pair, list) and len(pair) == 2):
         raise PrometheusResponseError(
-            f"{path}: malformed sample {pair!r}: want [time, value]", path=path, status=status
+            f"{path}: malformed sample {json_text(pair)}: want [time, value]",
+            path=path,
+            status=status,
         )
     ts, raw = pair
     if not isinstance(ts, int | float) or isinstance(ts, bool) or not isinstance(raw, str):
         raise PrometheusResponseError(
-            f"{path}: malformed sample {pair!r}: want [number, string]", path=path, status=status
+            f"{path}: malformed sample {json_text(pair)}: want [number, string]",
+            path=path,
+            status=status,
         )
     return float(ts), raw
 
@@ -98,7 +102,7 @@ def _float(raw: str, path: str, status: int | None) -> float:
         return float(raw)
     except ValueError:
         raise PrometheusResponseError(
-            f"{path}: sample value {raw!r} is not a number", path=path, status=status
+            f"{path}: sample value {json_text(raw)} is not a number", path=path, status=status
         ) from None
 
 
@@ -107,7 +111,7 @@ def _labels(metric: Any, path: str, status: int | None) -> dict[str, str]:
         isinstance(v, str) for v in cast(dict[str, Any], metric).values()
     ):
         raise PrometheusResponseError(
-            f"{path}: malformed label set {metric!r}: want an object of strings",
+            f"{path}: malformed label set {json_text(metric)}: want an object of strings",
             path=path,
             status=status,
         )
@@ -209,5 +213,5 @@ def decode_query_data(
         del ts
         return QueryResult("string", (), None, warnings, elapsed, string=raw)
     raise PrometheusResponseError(
-        f"{path}: unknown resultType {result_type!r}", path=path, status=status
+        f"{path}: unknown resultType {json_text(result_type)}", path=path, status=status
     )

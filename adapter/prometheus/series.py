@@ -26,6 +26,8 @@ from typing import Any, cast
 
 import orjson
 
+from adapter.prometheus.errors import body_text, json_text
+
 __all__ = ["SeriesDecodeError", "SeriesEnvelope", "SeriesStreamDecoder"]
 
 
@@ -120,7 +122,7 @@ class SeriesStreamDecoder:
 
     def _where(self, what: str) -> str:
         snippet = self._buf[self._pos : self._pos + 60]
-        return f"malformed series response: {what} (at {snippet!r})"
+        return f"malformed series response: {what} (at {body_text(bytes(snippet))})"
 
     def _skip_ws(self) -> int:
         m = _WS_RE.match(self._buf, self._pos)
@@ -264,7 +266,9 @@ class SeriesStreamDecoder:
         try:
             value = orjson.loads(buf[pos:end])
         except orjson.JSONDecodeError as exc:
-            raise SeriesDecodeError(self._where(f"bad value for {self._key!r}: {exc}")) from exc
+            raise SeriesDecodeError(
+                self._where(f"bad value for {json_text(self._key)}: {exc}")
+            ) from exc
         self._pos = end
         self._state = _State.AFTER_MEMBER
         env, key = self.envelope, self._key

@@ -9,11 +9,9 @@ metav1.Status response: `StatusError` from providers and parsing, unknown paths
 
 Slot for later work:
 
-- Authentication and authorization (front-proxy client certificates, TokenReview,
-  SubjectAccessReview): pass them as `middlewares`. They run inside the Status-error
-  middleware, so raising `StatusError` (401 Unauthorized, 403 Forbidden) gives a proper
-  Status body; paths under `HEALTH_PATHS` are meant to stay open, as the apiserver's
-  `--authorization-always-allow-paths` default keeps them.
+- Authentication and authorization (`adapter.server.authn`, `adapter.server.authz`) come
+  in as `middlewares`. They run inside the Status-error middleware, so raising
+  `StatusError` (401 Unauthorized, 403 Forbidden) gives a proper Status body.
 """
 
 from __future__ import annotations
@@ -91,10 +89,11 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         if exc.status < 400:
             raise
         return responses.status_response(request, status.generic(exc.status, exc.reason))
-    except Exception as err:  # the boundary: nothing may escape as a bare 500 page
+    except Exception:  # the boundary: nothing may escape as a bare 500 page
         log.exception("%s %s failed", request.method, request.path_qs)
+        # The traceback goes to the log; the caller reads plain words, no internals.
         return responses.status_response(
-            request, status.internal_error(f"{type(err).__name__}: {err}")
+            request, status.internal_error("the adapter failed unexpectedly; see its log")
         )
 
 

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from adapter.server import tls
 from adapter.server.accesslog import KlogAccessLogger
-from adapter.server.state import LIFECYCLE
+from adapter.server.state import AUTHENTICATOR, LIFECYCLE
 from adapter.settings import ServingSettings
 
 log = logging.getLogger(__name__)
@@ -51,15 +51,18 @@ async def running(
 ) -> AsyncIterator[str]:
     """Serve `app` over HTTPS while the block runs; yields the base URL
     (`https://127.0.0.1:<port>`, with the real port when `secure_port` is 0)."""
-    context = tls.ssl_context(settings)
     runner = web.AppRunner(
         app,
         handle_signals=False,
         access_log_class=KlogAccessLogger,
         shutdown_timeout=shutdown_timeout,
     )
-    await runner.setup()
+    await runner.setup()  # start-up hooks first: they may load the client CAs
     try:
+        context = tls.ssl_context(settings)
+        authenticator = app.get(AUTHENTICATOR)
+        if authenticator is not None:
+            authenticator.attach(context)
         site = web.TCPSite(
             runner,
             settings.bind_address,

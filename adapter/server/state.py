@@ -15,6 +15,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from adapter.server.authn import Authenticator
 from adapter.server.documents import APIResourceJSON, GroupVersions, VersionInfo
 
 
@@ -49,3 +50,6 @@ SERVED_APIS: web.AppKey[tuple[ServedAPI, ...]] = web.AppKey("served_apis")
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 VERSION = web.AppKey("version", VersionInfo)
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+"""Set when requests are authenticated: the listener's TLS context asks for client
+certificates and trusts its CA bundles (`adapter.server.running`)."""

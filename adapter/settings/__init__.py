@@ -19,14 +19,19 @@ from adapter.settings.hpa import (
 )
 from adapter.settings.serving import (
     ApiGroups,
+    AuthenticationSettings,
+    AuthorizationSettings,
     ClusterSettings,
     DiscoverySettings,
+    RequestHeaderSettings,
     ServingSettings,
     Settings,
 )
 
 __all__ = [
     "ApiGroups",
+    "AuthenticationSettings",
+    "AuthorizationSettings",
     "ClusterSettings",
     "ControllerConfig",
     "DiscoverySettings",
@@ -36,6 +41,7 @@ __all__ = [
     "LeaderElectionSettings",
     "Mode",
     "RecordSettings",
+    "RequestHeaderSettings",
     "ServingSettings",
     "Settings",
 ]

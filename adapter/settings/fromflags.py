@@ -11,6 +11,7 @@ only names the flag in its complaint.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from datetime import timedelta
 from typing import Final
 
@@ -29,8 +30,11 @@ from adapter.settings.hpa import (
 )
 from adapter.settings.serving import (
     ApiGroups,
+    AuthenticationSettings,
+    AuthorizationSettings,
     ClusterSettings,
     DiscoverySettings,
+    RequestHeaderSettings,
     ServingSettings,
     Settings,
 )
@@ -42,6 +46,7 @@ __all__ = [
     "feature_gates",
     "hpa_run_settings",
     "hpa_settings",
+    "ignored_flags",
     "parse_bool",
     "serve_settings",
 ]
@@ -89,13 +94,7 @@ def serve_settings(args: argparse.Namespace) -> Settings:
     return Settings(
         config_file=args.config,
         prometheus=prometheus,
-        serving=ServingSettings(
-            secure_port=args.secure_port,
-            bind_address=args.bind_address,
-            tls_cert_file=args.tls_cert_file,
-            tls_private_key_file=args.tls_private_key_file,
-            cert_dir=args.cert_dir,
-        ),
+        serving=serving_settings(args),
         discovery=DiscoverySettings(
             relist_interval=args.metrics_relist_interval, max_age=args.metrics_max_age
         ),
@@ -107,7 +106,102 @@ def serve_settings(args: argparse.Namespace) -> Settings:
         ),
         query_timeout=args.prometheus_timeout,
         config_reload_interval=args.config_reload_interval,
+        authentication=authentication_settings(args),
+        authorization=authorization_settings(args),
     )
+
+
+def serving_settings(args: argparse.Namespace) -> ServingSettings:
+    """SecureServingOptions.Validate's checks, in its words."""
+    if not 0 <= args.secure_port <= 65535:
+        raise FlagError(
+            f"--secure-port {args.secure_port} must be between 0 and 65535, inclusive. "
+            "0 picks a free port"
+        )
+    try:
+        ipaddress.ip_address(args.bind_address)
+    except ValueError as err:
+        raise FlagError(
+            f'invalid argument "{args.bind_address}" for "--bind-address" flag: '
+            f'failed to parse IP: "{args.bind_address}"'
+        ) from err
+    return ServingSettings(
+        secure_port=args.secure_port,
+        bind_address=args.bind_address,
+        tls_cert_file=args.tls_cert_file,
+        tls_private_key_file=args.tls_private_key_file,
+        cert_dir=args.cert_dir,
+        tls_min_version=args.tls_min_version,
+        tls_cipher_suites=tuple(args.tls_cipher_suites),
+    )
+
+
+def _no_blank(flag: str, values: list[str]) -> tuple[str, ...]:
+    """RequestHeaderAuthenticationOptions.Validate: no empty or blank entry."""
+    if any(not value.strip() for value in values):
+        raise FlagError(f'empty value in "{flag.removeprefix("--")}"')
+    return tuple(values)
+
+
+def authentication_settings(args: argparse.Namespace) -> AuthenticationSettings:
+    """DelegatingAuthenticationOptions (plus `--anonymous-auth`, `--delegated-auth`)."""
+    if args.authentication_token_webhook_cache_ttl < 0:
+        raise FlagError("--authentication-token-webhook-cache-ttl: must not be negative")
+    return AuthenticationSettings(
+        enabled=args.delegated_auth,
+        kubeconfig=args.authentication_kubeconfig or None,
+        skip_lookup=args.authentication_skip_lookup,
+        tolerate_lookup_failure=args.authentication_tolerate_lookup_failure,
+        token_cache_ttl=args.authentication_token_webhook_cache_ttl,
+        client_ca_file=args.client_ca_file or None,
+        request_header=RequestHeaderSettings(
+            client_ca_file=args.requestheader_client_ca_file or None,
+            username_headers=_no_blank(
+                "--requestheader-username-headers", args.requestheader_username_headers
+            ),
+            group_headers=_no_blank(
+                "--requestheader-group-headers", args.requestheader_group_headers
+            ),
+            extra_headers_prefix=_no_blank(
+                "--requestheader-extra-headers-prefix", args.requestheader_extra_headers_prefix
+            ),
+            allowed_names=_no_blank(
+                "--requestheader-allowed-names", args.requestheader_allowed_names
+            ),
+        ),
+        anonymous=args.anonymous_auth,
+    )
+
+
+def authorization_settings(args: argparse.Namespace) -> AuthorizationSettings:
+    """DelegatingAuthorizationOptions; always-allow paths checked as path.NewAuthorizer."""
+    for path in args.authorization_always_allow_paths:
+        if "*" in path[:-1]:
+            raise FlagError(
+                f'--authorization-always-allow-paths: only trailing * allowed in "{path}"'
+            )
+    for flag in ("authorized", "unauthorized"):
+        if getattr(args, f"authorization_webhook_cache_{flag}_ttl") < 0:
+            raise FlagError(f"--authorization-webhook-cache-{flag}-ttl: must not be negative")
+    return AuthorizationSettings(
+        enabled=args.delegated_auth,
+        kubeconfig=args.authorization_kubeconfig or None,
+        allow_cache_ttl=args.authorization_webhook_cache_authorized_ttl,
+        deny_cache_ttl=args.authorization_webhook_cache_unauthorized_ttl,
+        always_allow_paths=tuple(args.authorization_always_allow_paths),
+    )
+
+
+def ignored_flags(
+    args: argparse.Namespace, names: tuple[str, ...], defaults: argparse.Namespace
+) -> list[str]:
+    """The flags among `names` set to something other than their default: accepted for
+    compatibility, without effect here (the CLI names them in a warning)."""
+    return [
+        "--" + name.replace("_", "-")
+        for name in names
+        if getattr(args, name, None) != getattr(defaults, name, None)
+    ]
 
 
 def _cluster(args: argparse.Namespace, *, burst: int) -> ClusterSettings:

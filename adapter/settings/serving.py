@@ -35,6 +35,64 @@ class ServingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestHeaderSettings:
+    """The front proxy (`--requestheader-*`): whose client certificate may name the
+    caller in headers. With no CA file the whole group comes from the cluster's
+    extension-apiserver-authentication ConfigMap instead, as upstream."""
+
+    client_ca_file: str | None = None
+    username_headers: tuple[str, ...] = ("X-Remote-User",)
+    group_headers: tuple[str, ...] = ("X-Remote-Group",)
+    extra_headers_prefix: tuple[str, ...] = ("X-Remote-Extra-",)
+    allowed_names: tuple[str, ...] = ()
+    """Certificate CNs allowed to assert identities; empty: any the CA signed."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticationSettings:
+    """Delegated authentication, as the generic apiserver's DelegatingAuthenticationOptions."""
+
+    enabled: bool = True
+    """False (`--delegated-auth=false`): nobody is authenticated or authorized; every
+    request is served. Only for development without a cluster to delegate to."""
+    kubeconfig: str | None = None
+    """`--authentication-kubeconfig`: where TokenReviews go and the ConfigMap is read;
+    None: the lister's connection."""
+    skip_lookup: bool = False
+    """`--authentication-skip-lookup`: do not read the missing CAs from the ConfigMap."""
+    tolerate_lookup_failure: bool = False
+    """`--authentication-tolerate-lookup-failure`: start even if the ConfigMap cannot be
+    read (front-proxy requests then fail authentication)."""
+    token_cache_ttl: float = 10.0
+    """`--authentication-token-webhook-cache-ttl` (seconds) for TokenReview answers."""
+    client_ca_file: str | None = None
+    """`--client-ca-file`: client certificates it signed authenticate as their CN (user)
+    and O (groups); None: the ConfigMap's `client-ca-file`."""
+    request_header: RequestHeaderSettings = field(default_factory=RequestHeaderSettings)
+    anonymous: bool = True
+    """`--anonymous-auth`: requests without credentials run as system:anonymous (and are
+    then authorized as such), as in Kubernetes; false answers them 401."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationSettings:
+    """Delegated authorization, as the generic apiserver's DelegatingAuthorizationOptions."""
+
+    enabled: bool = True
+    kubeconfig: str | None = None
+    """`--authorization-kubeconfig`: where SubjectAccessReviews go; None: the lister's."""
+    allow_cache_ttl: float = 10.0
+    """`--authorization-webhook-cache-authorized-ttl` (seconds)."""
+    deny_cache_ttl: float = 10.0
+    """`--authorization-webhook-cache-unauthorized-ttl` (seconds)."""
+    always_allow_paths: tuple[str, ...] = ("/healthz", "/readyz", "/livez")
+    """`--authorization-always-allow-paths`: served to any authenticated (or anonymous)
+    caller without a review, so kubelet probes work; a trailing `*` is a prefix."""
+    always_allow_groups: tuple[str, ...] = ("system:masters",)
+    """Allowed without a review (kube-apiserver allows them anyway)."""
+
+
+@dataclass(frozen=True, slots=True)
 class DiscoverySettings:
     relist_interval: float = 600.0
     """Seconds between relists (`--metrics-relist-interval`). Upstream's default is 10m;
@@ -81,6 +139,8 @@ class Settings:
     discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     api_groups: ApiGroups = field(default_factory=ApiGroups)
+    authentication: AuthenticationSettings = field(default_factory=AuthenticationSettings)
+    authorization: AuthorizationSettings = field(default_factory=AuthorizationSettings)
     query_timeout: float = 30.0
     """Seconds a metrics request may wait for Prometheus (`--prometheus-timeout`); the
     HPA controller's own client gives up after 30s."""

@@ -51,7 +51,7 @@ from adapter.sandbox.apiserver import RunningApiServer
 from adapter.sandbox.store import APIServiceBackend, ClusterState
 from adapter.server.running import running as running_server
 from adapter.serving import build_components
-from adapter.settings import ServingSettings, Settings
+from adapter.settings import AuthenticationSettings, ServingSettings, Settings
 from adapter.settings.hpa import HPASettings, LeaderElectionSettings, RecordSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -518,6 +518,7 @@ async def test_the_loop_inside_the_adapter_reads_its_own_providers(
             secure_port=0, bind_address="127.0.0.1", cert_dir=str(tmp_path / "certs")
         ),
         query_timeout=5.0,
+        authentication=AuthenticationSettings(skip_lookup=True),  # no front proxy here
     )
     assert cluster_state.audit_log is not None
     async with (

@@ -224,6 +224,26 @@ async def test_error_answers_are_classified(
     assert caught.value.error_type == error_type
     assert text in str(caught.value)
     assert str(caught.value).startswith("/api/v1/query: ")
+    # Plain words: an upstream body is quoted text, never a Python bytes or list repr.
+    assert "b'" not in str(caught.value) and 'b"' not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (b"oops", 'HTTP 500: "oops"'),
+        (b"", "HTTP 500: (empty body)"),
+        (b"\xff\xfebad\n", 'HTTP 500: "\ufffd\ufffdbad"'),  # bad UTF-8 replaced, as Go's %q
+    ],
+)
+async def test_upstream_body_is_shown_as_text(
+    client: PrometheusClient, fault_proxy: FaultProxy, body: bytes, shown: str
+) -> None:
+    """Issue 8 part 9: a 500 with body `oops` used to read `b'oops'` in the error."""
+    fault_proxy.mode = Reply(500, body=body, content_type="text/plain")
+    with pytest.raises(PrometheusServerError) as caught:
+        await client.query("queue_depth")
+    assert str(caught.value) == f"/api/v1/query: {shown}"
 
 
 @pytest.mark.parametrize(("fault", "error", "status", "error_type", "text"), ERROR_ANSWERS[:-1])

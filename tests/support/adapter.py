@@ -17,8 +17,11 @@ from adapter.rules.config import MetricsDiscoveryConfig, parse_config
 from adapter.sandbox.apiserver import RunningApiServer
 from adapter.server.running import running
 from adapter.serving import Components, build_components
-from adapter.settings import ApiGroups, ServingSettings, Settings
-from support.kubectl import get_raw
+from adapter.settings import ApiGroups, AuthenticationSettings, ServingSettings, Settings
+from support.kubectl import PLACEHOLDER_TOKEN, get_raw
+
+TEST_CLIENT = "kubectl-under-test"
+"""The user the stand-in's TokenReview makes of kubectl's token in these tests."""
 
 
 @contextlib.asynccontextmanager
@@ -54,7 +57,15 @@ async def running_components(
 
     `prometheus_settings` replaces the plain client settings for `prometheus_url` (TLS,
     credentials); with `require_discovery=False` a failing first relist is left to show
-    in `/readyz` and the answers, as a running `serve` would."""
+    in `/readyz` and the answers, as a running `serve` would.
+
+    Requests are authenticated and authorized by delegation to the stand-in, as in a
+    cluster: kubectl's token (`support.kubectl.PLACEHOLDER_TOKEN`) is a system:masters
+    user there. Over TLS the stand-in publishes the front proxy's CA in
+    extension-apiserver-authentication, which the adapter reads, so requests proxied
+    by its aggregation layer are authenticated as in a cluster; over plain HTTP there
+    is no such ConfigMap and the lookup is skipped."""
+    apiserver.state.authenticator.add_token(PLACEHOLDER_TOKEN, TEST_CLIENT, ["system:masters"])
     kubeconfig = apiserver.write_kubeconfig(tmp_path / "adapter" / "kubeconfig")
     settings = Settings(
         config_file=config_file,
@@ -63,6 +74,7 @@ async def running_components(
             secure_port=0, bind_address="127.0.0.1", cert_dir=str(tmp_path / "certs")
         ),
         api_groups=api_groups or ApiGroups(),
+        authentication=AuthenticationSettings(skip_lookup=apiserver.ca_pem is None),
         query_timeout=5.0,
     )
     rules = parse_config(config, config_file) if isinstance(config, str) else config
