@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from support.apiserver import pod
-from support.kubectl import get_raw
+from support.kubectl import PLACEHOLDER_TOKEN, get_raw
 from support.prometheus import PrometheusProcess, SeriesData, default_dataset, free_port
 
 from adapter.k8s.quantity import Quantity
@@ -179,7 +179,7 @@ def _image_series(data: SeriesData) -> None:
 @pytest.mark.slow
 async def test_installed_wheel_serves_until_ready(
     installed: Installed,
-    apiserver: RunningApiServer,
+    tls_apiserver: RunningApiServer,
     cluster_state: ClusterState,
     prometheus: PrometheusProcess,
     tmp_path: Path,
@@ -188,7 +188,10 @@ async def test_installed_wheel_serves_until_ready(
     cluster_state.create(pod("worker-1", "img", {"app": "worker"}))
     config = tmp_path / "config.yaml"
     config.write_text(CONFIG)
-    kubeconfig = apiserver.write_kubeconfig(tmp_path / "adapter" / "kubeconfig")
+    # Delegated authentication as in a cluster: the TLS stand-in publishes the front
+    # proxy's CA, and kubectl's token is a user its TokenReview knows.
+    cluster_state.authenticator.add_token(PLACEHOLDER_TOKEN, "kubectl-user")
+    kubeconfig = tls_apiserver.write_kubeconfig(tmp_path / "adapter" / "kubeconfig")
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         str(installed.python), "-m", "adapter", "serve",
