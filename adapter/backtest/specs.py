@@ -32,13 +32,6 @@ from adapter.settings import FeatureGates
 
 __all__ = ["BacktestSpec", "MetricRead", "SpecError", "load_spec", "metric_reads"]
 
-PER_POD = "per-pod"
-"""Per-pod values of a Resource, ContainerResource or Pods metric."""
-SINGLE = "object"
-"""One object's value (Object metrics)."""
-SERIES = "external"
-"""Every series an external metric's query returns (the HPA sums them)."""
-
 
 class SpecError(ValueError):
     """A spec file that cannot be replayed; the message names the file and the field."""
@@ -56,12 +49,6 @@ class MetricRead:
     selector: str = ""
     """The metric selector, in canonical text ("" selects everything)."""
     described: CrossVersionObjectReference | None = None
-
-    @property
-    def shape(self) -> str:
-        if self.type in (RESOURCE, PODS):
-            return PER_POD
-        return SINGLE if self.type == OBJECT else SERIES
 
     def label(self) -> str:
         """How reports name it: the metric, with its container or object when it has one."""

@@ -61,9 +61,6 @@ class FieldSelector:
     def matches(self, fields: Mapping[str, str]) -> bool:
         return all(requirement.matches(fields) for requirement in self.requirements)
 
-    def with_requirement(self, requirement: FieldRequirement) -> FieldSelector:
-        return FieldSelector((*self.requirements, requirement))
-
     def __str__(self) -> str:
         return ",".join(str(requirement) for requirement in self.requirements)
 

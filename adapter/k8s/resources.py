@@ -63,13 +63,6 @@ class APIResource(TypedDict):
     storageVersionHash: NotRequired[str]
 
 
-class APIResourceList(TypedDict):
-    kind: str
-    groupVersion: str
-    resources: list[APIResource]
-    apiVersion: NotRequired[str]
-
-
 @dataclass(frozen=True, slots=True, order=True)
 class GroupResource:
     """A resource within an API group; the core group is the empty string."""

@@ -41,16 +41,6 @@ class WireQueryData(TypedDict):
     result: Any  # list of points/ranges, or one [time, "value"] pair
 
 
-class WireEnvelope(TypedDict, total=False):
-    """Every Prometheus API answer: `status`, then `data` or `errorType`/`error`."""
-
-    status: str
-    data: Any
-    errorType: str
-    error: str
-    warnings: list[str]
-
-
 @dataclass(frozen=True, slots=True)
 class Sample:
     """One value at one time for one label set."""

@@ -27,10 +27,6 @@ class UserInfo:
     groups: tuple[str, ...] = ()
     uid: str = ""
 
-    @property
-    def is_anonymous(self) -> bool:
-        return self.name == ANONYMOUS
-
 
 ANONYMOUS_USER = UserInfo(ANONYMOUS, ("system:unauthenticated",))
 

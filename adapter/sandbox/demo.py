@@ -1,7 +1,7 @@
 """`python -m adapter demo` (and `make demo`): the walkthrough's story, on the sandbox.
 
 Owns the script: start the sandbox (`onemachine`), apply the walkthrough's manifests
-with the real kubectl (config/examples/walkthrough/: namespace `test`, the `myblog`
+with the real kubectl (examples/walkthrough/: namespace `test`, the `myblog`
 Deployment and Service, the seed's `hpa-myblog.yaml` unchanged, and an HPA on requests
 per second through custom.metrics.k8s.io on a second Deployment of the same app), then
 run `ab` against each Service's address - never a pod's - in three phases (idle, load,
@@ -53,7 +53,7 @@ from adapter.sandbox.onemachine import (
 
 __all__ = ["DemoResult", "DemoSettings", "demo_command", "run_demo"]
 
-MANIFESTS = CONFIG_DIR / "examples" / "walkthrough"
+MANIFESTS = CONFIG_DIR.parent / "examples" / "walkthrough"
 NAMESPACE = "test"
 HPAS = GroupResource("autoscaling", "horizontalpodautoscalers")
 DEPLOYMENTS = GroupResource("apps", "deployments")

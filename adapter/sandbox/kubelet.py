@@ -28,7 +28,7 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -575,9 +575,3 @@ class Kubelet:
             for container in worker.containers
             if container.child is not None and container.child.returncode is None
         ]
-
-
-@contextlib.asynccontextmanager
-async def running_kubelet(state: ClusterState, settings: KubeletSettings) -> AsyncIterator[Kubelet]:
-    async with Kubelet(state, settings) as kubelet:
-        yield kubelet

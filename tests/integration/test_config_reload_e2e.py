@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from support.adapter import running_components
 from support.apiserver import pod
-from support.kubectl import get_raw
+from support.kubectl import PLACEHOLDER_TOKEN, get_raw
 from support.prometheus import PrometheusProcess, free_port
 
 from adapter.sandbox.apiserver import RunningApiServer
@@ -202,11 +202,17 @@ async def test_edit_in_place_is_detected(
 
 
 async def test_sighup_reloads_a_running_serve(
-    apiserver: RunningApiServer, shop: ClusterState, prometheus: PrometheusProcess, tmp_path: Path
+    tls_apiserver: RunningApiServer,
+    shop: ClusterState,
+    prometheus: PrometheusProcess,
+    tmp_path: Path,
 ) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(REQUESTS_RULES)
-    kubeconfig = apiserver.write_kubeconfig(tmp_path / "adapter" / "kubeconfig")
+    # Delegated authentication as in a cluster: the TLS stand-in publishes the front
+    # proxy's CA, and kubectl's token is a user its TokenReview knows.
+    shop.authenticator.add_token(PLACEHOLDER_TOKEN, "kubectl-user")
+    kubeconfig = tls_apiserver.write_kubeconfig(tmp_path / "adapter" / "kubeconfig")
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "adapter", "serve",

@@ -14,7 +14,9 @@ import asyncio
 import io
 import json
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 import pytest
@@ -26,7 +28,10 @@ from adapter.sandbox.onemachine import SandboxSettings, running_sandbox
 pytestmark = pytest.mark.slow
 
 
-async def _until(check, timeout: float = 60.0):  # type: ignore[no-untyped-def]
+T = TypeVar("T")
+
+
+async def _until(check: Callable[[], Awaitable[T]], timeout: float = 60.0) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = await check()
@@ -80,8 +85,12 @@ async def test_prometheus_scrapes_pods_and_kubectl_top_reads_them(tmp_path: Path
         row = next(line for line in shown.splitlines() if line.startswith(pod))
         assert row.split()[2].endswith("Mi") and int(row.split()[2][:-2]) > 16
 
-        nodes = await kubectl(config, "top", "nodes")
-        assert nodes.returncode == 0 and sandbox.kubelet.node_name in nodes.stdout
+        async def top_nodes() -> str:
+            # The node's CPU is a rate: it needs two scrapes of node-exporter's counter.
+            result = await kubectl(config, "top", "nodes")
+            return result.stdout if result.returncode == 0 else ""
+
+        assert sandbox.kubelet.node_name in await _until(top_nodes)
 
         async def custom() -> object:
             result = await kubectl(
