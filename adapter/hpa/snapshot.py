@@ -81,6 +81,7 @@ from adapter.hpa.wire import (
     opt_string_map,
     opt_time,
 )
+from adapter.k8s import yamlsafe
 from adapter.k8s.quantity import Quantity
 from adapter.k8s.timefmt import format_micro_time, format_time
 
@@ -113,8 +114,8 @@ class SnapshotError(ValueError):
         self.path = path
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps timestamps as text: they are parsed as RFC 3339 later."""
+class _Loader(yamlsafe.BoundedSafeLoader):
+    """The bounded SafeLoader keeping timestamps as text: they are parsed as RFC 3339 later."""
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -124,11 +125,12 @@ _Loader.yaml_implicit_resolvers = {
 
 
 def load_document(text: str) -> Any:
-    """YAML or JSON text (JSON read as YAML) to plain data."""
+    """YAML or JSON text (JSON read as YAML) to plain data, within the bounds of
+    `adapter.k8s.yamlsafe` (alias expansion, nesting depth)."""
     try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as err:
-        raise SnapshotError("", f"not valid YAML or JSON: {' '.join(str(err).split())}") from err
+        return yamlsafe.load(text, _Loader)
+    except yamlsafe.DocumentError as err:
+        raise SnapshotError("", f"not valid YAML or JSON: {err}") from err
 
 
 @dataclass(frozen=True, slots=True)
