@@ -260,7 +260,9 @@ async def test_zero_or_negative_timeout_is_no_client_deadline(
     a user timeout only when it is > 0): the request is answered, with the adapter's own
     query timeout (5 s in these tests), where it used to fail at once with 503."""
     async with running_adapter(apiserver, fault_proxy.url, tmp_path, CONFIG) as url:
-        base = "/apis/custom.metrics.k8s.io/v1beta1/namespaces/e2e/pods/*/e2e_http_requests_per_second"
+        base = (
+            "/apis/custom.metrics.k8s.io/v1beta1/namespaces/e2e/pods/*/e2e_http_requests_per_second"
+        )
         for timeout in ("0s", "0", "-5s", "-1h"):
             fault_proxy.requests.clear()
             code, document = await raw(url, f"{base}?timeout={timeout}", tmp_path)
