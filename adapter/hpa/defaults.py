@@ -28,7 +28,7 @@ from adapter.hpa.wire import (
     child,
     index,
     items,
-    opt_int,
+    opt_int32,
     opt_list,
     opt_map,
     opt_quantity,
@@ -224,7 +224,7 @@ def _validate_target(target: Mapping[str, Any], path: str) -> list[FieldError]:
         quantity = opt_quantity(target, key, path)
         if quantity is not None and quantity.value <= 0:
             errors.append(_invalid(child(path, key), str(quantity), "must be positive"))
-    utilization = opt_int(target, "averageUtilization", path)
+    utilization = opt_int32(target, "averageUtilization", path)
     if utilization is not None and utilization < 1:
         errors.append(
             _invalid(child(path, "averageUtilization"), utilization, "must be greater than 0")
@@ -367,7 +367,7 @@ def _validate_metric(spec: Mapping[str, Any], path: str) -> list[FieldError]:
 
 def _validate_rules(rules: Mapping[str, Any], path: str, tolerance_gate: bool) -> list[FieldError]:
     errors: list[FieldError] = []
-    window = opt_int(rules, "stabilizationWindowSeconds", path)
+    window = opt_int32(rules, "stabilizationWindowSeconds", path)
     window_path = child(path, "stabilizationWindowSeconds")
     if window is not None and window < 0:
         errors.append(_invalid(window_path, window, "must be greater than or equal to zero"))
@@ -392,10 +392,10 @@ def _validate_rules(rules: Mapping[str, Any], path: str, tolerance_gate: bool) -
         policy_type = opt_str(policy, "type", ppath) or ""
         if policy_type not in _POLICY_TYPES:
             errors.append(_not_supported(child(ppath, "type"), policy_type, _POLICY_TYPES))
-        value = opt_int(policy, "value", ppath) or 0
+        value = opt_int32(policy, "value", ppath) or 0
         if value <= 0:
             errors.append(_invalid(child(ppath, "value"), value, "must be greater than zero"))
-        period = opt_int(policy, "periodSeconds", ppath) or 0
+        period = opt_int32(policy, "periodSeconds", ppath) or 0
         if period <= 0:
             errors.append(
                 _invalid(child(ppath, "periodSeconds"), period, "must be greater than zero")
@@ -431,8 +431,8 @@ def validate_hpa(
     spec = opt_map(hpa, "spec", "")
     if spec is None:
         return [*errors, _required("spec")]
-    min_replicas = opt_int(spec, "minReplicas", "spec")
-    max_replicas = opt_int(spec, "maxReplicas", "spec") or 0
+    min_replicas = opt_int32(spec, "minReplicas", "spec")
+    max_replicas = opt_int32(spec, "maxReplicas", "spec") or 0
     lower_bound = 0 if scale_to_zero else 1
     if min_replicas is not None and min_replicas < lower_bound:
         errors.append(

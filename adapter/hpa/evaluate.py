@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TextIO
 
 from adapter.hpa.snapshot import SnapshotError, evaluate_document, load_document
+from adapter.k8s import yamlsafe
 
 __all__ = ["EXIT_INVALID", "evaluate_files", "evaluate_text"]
 
@@ -29,13 +29,14 @@ def evaluate_text(text: str) -> dict[str, object]:
 
 
 def _read(path: str, stdin: TextIO) -> str:
-    if path == "-":
-        return stdin.read()
+    """The file's text within `adapter.k8s.yamlsafe`'s size bound (a FIFO or a device is
+    refused, not waited on); `-` is standard input, read up to the same bound."""
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-        raise SnapshotError("", f"cannot read file: {reason}") from err
+        if path == "-":
+            return yamlsafe.read_stream(getattr(stdin, "buffer", stdin))
+        return yamlsafe.read_file(path)
+    except yamlsafe.DocumentError as err:
+        raise SnapshotError("", str(err)) from err
 
 
 def evaluate_files(

@@ -71,7 +71,7 @@ from adapter.hpa.wire import (
     index,
     items,
     opt_bool,
-    opt_int,
+    opt_int32,
     opt_list,
     opt_map,
     opt_quantity,
@@ -79,6 +79,7 @@ from adapter.hpa.wire import (
     opt_string_map,
     opt_time,
 )
+from adapter.k8s import yamlsafe
 from adapter.k8s.quantity import Quantity
 from adapter.k8s.timefmt import format_micro_time, format_time
 from adapter.settings.hpa import ControllerConfig, FeatureGates
@@ -112,8 +113,8 @@ class SnapshotError(ValueError):
         self.path = path
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps timestamps as text: they are parsed as RFC 3339 later."""
+class _Loader(yamlsafe.BoundedSafeLoader):
+    """The bounded SafeLoader keeping timestamps as text: they are parsed as RFC 3339 later."""
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -123,11 +124,12 @@ _Loader.yaml_implicit_resolvers = {
 
 
 def load_document(text: str) -> Any:
-    """YAML or JSON text (JSON read as YAML) to plain data."""
+    """YAML or JSON text (JSON read as YAML) to plain data, within the bounds of
+    `adapter.k8s.yamlsafe` (alias expansion, nesting depth)."""
     try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as err:
-        raise SnapshotError("", f"not valid YAML or JSON: {' '.join(str(err).split())}") from err
+        return yamlsafe.load(text, _Loader)
+    except yamlsafe.DocumentError as err:
+        raise SnapshotError("", f"not valid YAML or JSON: {err}") from err
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +218,7 @@ def _target(raw: Mapping[str, Any], path: str) -> MetricTarget:
         type=opt_str(raw, "type", path) or "",
         value=opt_quantity(raw, "value", path),
         average_value=opt_quantity(raw, "averageValue", path),
-        average_utilization=opt_int(raw, "averageUtilization", path),
+        average_utilization=opt_int32(raw, "averageUtilization", path),
     )
 
 
@@ -258,14 +260,14 @@ def _rules(raw: Mapping[str, Any], path: str) -> HPAScalingRules:
         policies.append(
             HPAScalingPolicy(
                 type=opt_str(policy, "type", ppath) or "",
-                value=opt_int(policy, "value", ppath) or 0,
-                period_seconds=opt_int(policy, "periodSeconds", ppath) or 0,
+                value=opt_int32(policy, "value", ppath) or 0,
+                period_seconds=opt_int32(policy, "periodSeconds", ppath) or 0,
             )
         )
     return HPAScalingRules(
         select_policy=opt_str(raw, "selectPolicy", path) or "Max",
         policies=tuple(policies),
-        stabilization_window_seconds=opt_int(raw, "stabilizationWindowSeconds", path),
+        stabilization_window_seconds=opt_int32(raw, "stabilizationWindowSeconds", path),
         tolerance=opt_quantity(raw, "tolerance", path),
     )
 
@@ -274,7 +276,7 @@ def _metric_value_status(raw: Mapping[str, Any], path: str) -> MetricValueStatus
     return MetricValueStatus(
         value=opt_quantity(raw, "value", path),
         average_value=opt_quantity(raw, "averageValue", path),
-        average_utilization=opt_int(raw, "averageUtilization", path),
+        average_utilization=opt_int32(raw, "averageUtilization", path),
     )
 
 
@@ -332,8 +334,8 @@ def _status(raw: Mapping[str, Any] | None) -> HPAStatus:
             for position, item in enumerate(metrics_raw)
         )
     return HPAStatus(
-        current_replicas=opt_int(raw, "currentReplicas", path) or 0,
-        desired_replicas=opt_int(raw, "desiredReplicas", path) or 0,
+        current_replicas=opt_int32(raw, "currentReplicas", path) or 0,
+        desired_replicas=opt_int32(raw, "desiredReplicas", path) or 0,
         last_scale_time=opt_time(raw, "lastScaleTime", path),
         current_metrics=metrics,
         conditions=tuple(conditions),
@@ -386,8 +388,8 @@ def hpa_from_api(raw: Any, gates: FeatureGates) -> HorizontalPodAutoscaler:
                 scale_target_ref=_reference(
                     opt_map(spec, "scaleTargetRef", "spec") or {}, "spec.scaleTargetRef"
                 ),
-                min_replicas=opt_int(spec, "minReplicas", "spec") or 0,
-                max_replicas=opt_int(spec, "maxReplicas", "spec") or 0,
+                min_replicas=opt_int32(spec, "minReplicas", "spec") or 0,
+                max_replicas=opt_int32(spec, "maxReplicas", "spec") or 0,
                 metrics=metrics,
                 behavior=behavior,
             ),
@@ -419,8 +421,8 @@ def _scale(raw: Any, hpa: HorizontalPodAutoscaler) -> Scale | ScaleReadError:
     scale = as_map(raw, "scale")
     spec = opt_map(scale, "spec", "scale") or {}
     status = opt_map(scale, "status", "scale") or {}
-    replicas = opt_int(spec, "replicas", "scale.spec") or 0
-    status_replicas = opt_int(status, "replicas", "scale.status") or 0
+    replicas = opt_int32(spec, "replicas", "scale.spec") or 0
+    status_replicas = opt_int32(status, "replicas", "scale.status") or 0
     if replicas < 0:
         raise SnapshotError(
             "scale.spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0"
@@ -550,7 +552,7 @@ def _memory(raw: Any) -> ControllerMemory:
         for position, item in enumerate(raw_recommendations):
             path = index("history.recommendations", position)
             entry = as_map(item, path)
-            replicas = opt_int(entry, "replicas", path)
+            replicas = opt_int32(entry, "replicas", path)
             if replicas is None:
                 raise WireError(child(path, "replicas"), "Required value")
             entries.append(TimestampedRecommendation(replicas, _required_time(entry, "time", path)))
@@ -561,7 +563,7 @@ def _memory(raw: Any) -> ControllerMemory:
         for position, item in enumerate(items(opt_list(history, key, "history"))):
             path = index(child("history", key), position)
             entry = as_map(item, path)
-            change = opt_int(entry, "replicaChange", path)
+            change = opt_int32(entry, "replicaChange", path)
             if change is None:
                 raise WireError(child(path, "replicaChange"), "Required value")
             result.append(ScaleEvent(change, _required_time(entry, "time", path)))

@@ -24,6 +24,7 @@ __all__ = [
     "items",
     "opt_bool",
     "opt_int",
+    "opt_int32",
     "opt_list",
     "opt_map",
     "opt_quantity",
@@ -87,8 +88,34 @@ def req_str(obj: Mapping[str, Any], key: str, path: str) -> str:
     return value
 
 
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def _ranged(obj: Mapping[str, Any], key: str, path: str, bits: int) -> int | None:
+    """An integer the API declares with `bits` bits: the API server's JSON decoder
+    refuses a number outside that range before validation ever sees it ("cannot
+    unmarshal number ... of type int32"), so a snapshot holding one is invalid too."""
+    value = _typed(obj, key, path, int)
+    if value is None:
+        return None
+    low, high = (INT32_MIN, INT32_MAX) if bits == 32 else (INT64_MIN, INT64_MAX)
+    if not low <= value <= high:
+        raise WireError(
+            child(path, key), f"Invalid value: {value}: must fit in int{bits} ({low} to {high})"
+        )
+    return value
+
+
 def opt_int(obj: Mapping[str, Any], key: str, path: str) -> int | None:
-    return _typed(obj, key, path, int)
+    """An int64 field."""
+    return _ranged(obj, key, path, 64)
+
+
+def opt_int32(obj: Mapping[str, Any], key: str, path: str) -> int | None:
+    """An int32 field: replica counts, seconds and percentages in autoscaling/v2
+    (k8s.io/api autoscaling/v2 types.go declares them int32)."""
+    return _ranged(obj, key, path, 32)
 
 
 def req_int(obj: Mapping[str, Any], key: str, path: str) -> int:

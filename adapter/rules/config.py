@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from adapter.k8s import timefmt
+from adapter.k8s import timefmt, yamlsafe
 from adapter.rules import goregex
 from adapter.rules.gotemplate import GoStruct, Template, TemplateError
 
@@ -196,29 +196,25 @@ def _duplicate_keys(node: yaml.Node, path: str, found: list[str]) -> None:
 
 
 def load_config(path: str | Path) -> MetricsDiscoveryConfig:
-    """Read and validate one config file; raise ConfigError naming every problem."""
+    """Read and validate one config file; raise ConfigError naming every problem.
+
+    The file is read within `adapter.k8s.yamlsafe`'s bounds (size, alias expansion,
+    nesting), so a FIFO, a device or a YAML bomb is one error line, never a hang."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(
-            [ConfigProblem(source, "", f"cannot read file: {err.strerror or err}")]
-        ) from err
-    except UnicodeDecodeError as err:
-        raise ConfigError([ConfigProblem(source, "", f"not UTF-8 text: {err}")]) from err
+        text = yamlsafe.read_file(path)
+    except yamlsafe.DocumentError as err:
+        raise ConfigError([ConfigProblem(source, "", str(err))]) from err
     return parse_config(text, source)
 
 
 def parse_config(text: str, source: str = "<config>") -> MetricsDiscoveryConfig:
+    duplicates: list[str] = []
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as err:
+        document = yamlsafe.load(text, inspect=lambda root: _duplicate_keys(root, "", duplicates))
+    except yamlsafe.DocumentError as err:
         raise ConfigError([ConfigProblem(source, "", f"invalid YAML: {err}")]) from err
     builder = _Builder(source)
-    duplicates: list[str] = []
-    if root is not None:
-        _duplicate_keys(root, "", duplicates)
     for path in duplicates:
         builder.problem(path, "key defined more than once")
     config = builder.document(document)

@@ -37,7 +37,8 @@ targets (data holds no functions, so ``call`` always fails as Go does for non-fu
 no unsigned integer type; ``\\x``/octal escapes that form invalid UTF-8 decode with
 replacement characters; nested ``template`` calls stop at depth
 :data:`MAX_TEMPLATE_DEPTH` rather than Go's 100000, parenthesized pipelines at depth 100
-rather than Go's 10000.
+rather than Go's 10000; one execution stops after :data:`MAX_RANGE_ITERATIONS` `range`
+iterations, where Go has no limit.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from urllib.parse import quote_plus
 from adapter.k8s import gostrings
 
 __all__ = [
+    "MAX_RANGE_ITERATIONS",
     "MAX_TEMPLATE_DEPTH",
     "GoMap",
     "GoStruct",
@@ -78,6 +80,10 @@ class TemplateExecError(TemplateError):
 
 
 MAX_TEMPLATE_DEPTH: Final = 100
+MAX_RANGE_ITERATIONS: Final = 1_000_000
+"""`range` iterations one execution may take, all loops together: `range 1000000000` is
+valid Go (1.22+) and would run for minutes on every request. A query built from a
+thousand pods' label values iterates a few thousand times."""
 """Nesting limit for ``{{template}}`` calls; Go allows 100000 but Python's stack does not."""
 
 
@@ -912,7 +918,7 @@ class _Tree:
 class _State:
     """One execution: output, variable stack, and the node errors are reported at."""
 
-    __slots__ = ("depth", "node", "out", "tree", "trees", "vars")
+    __slots__ = ("depth", "iterations", "node", "out", "tree", "trees", "vars")
 
     def __init__(
         self,
@@ -921,12 +927,15 @@ class _State:
         out: list[str],
         variables: list[list[object]],
         depth: int,
+        iterations: list[int] | None = None,
     ) -> None:
         self.trees = trees
         self.tree = tree
         self.out = out
         self.vars = variables
         self.depth = depth
+        self.iterations = iterations if iterations is not None else [0]
+        """`range` iterations so far in this execution, shared with called templates."""
         self.node: _Node | None = None
 
     def error(self, message: str) -> TemplateExecError:
@@ -1413,6 +1422,9 @@ class _RangeNode(_BranchNode):
         return len(mapping) > 0
 
     def _one(self, st: _State, mark: int, index: object, elem: object) -> None:
+        st.iterations[0] += 1
+        if st.iterations[0] > MAX_RANGE_ITERATIONS:
+            raise st.error(f"range: more than {MAX_RANGE_ITERATIONS} iterations")
         decl = self.pipe.decl
         if decl:
             if self.pipe.is_assign:
@@ -1450,7 +1462,7 @@ class _TemplateNode(_Node):
             raise st.error(f"exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})")
         new_dot = self.pipe.eval(st, dot) if self.pipe is not None else None
         # No dynamic scoping: the called template sees only $.
-        called = _State(st.trees, tree, st.out, [["$", new_dot]], st.depth + 1)
+        called = _State(st.trees, tree, st.out, [["$", new_dot]], st.depth + 1, st.iterations)
         tree.root.walk(called, new_dot)
 
 

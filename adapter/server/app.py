@@ -105,7 +105,13 @@ async def _drop_server_header(request: web.Request, response: web.StreamResponse
 @web.middleware
 async def request_deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
     """`?timeout=` (a Go duration, as Kubernetes clients send it) bounds the queries made
-    for this request; see `adapter.providers.deadlines`."""
+    for this request; see `adapter.providers.deadlines`.
+
+    A timeout of zero or less is no deadline on the client's part, as kube-apiserver
+    reads it (`WithRequestDeadline` in k8s.io/apiserver's endpoints/filters/
+    request_deadline.go keeps its own maximum unless the timeout is > 0): the queries
+    then run under the adapter's own `--prometheus-timeout` alone.
+    """
     text = request.query.get("timeout")
     if not text:
         return await handler(request)
@@ -114,6 +120,8 @@ async def request_deadline(request: web.Request, handler: Handler) -> web.Stream
     except ValueError as err:
         # The apiserver's own wording for a timeout it cannot read.
         raise status.bad_request(f"invalid timeout specified in the request URL: {err}") from err
+    if seconds <= 0:
+        return await handler(request)
     token = deadlines.REQUEST_DEADLINE.set(asyncio.get_running_loop().time() + seconds)
     try:
         return await handler(request)

@@ -5,7 +5,9 @@ callers that run other tasks beside the server) and `serve()` (the process's mai
 serving loop, until SIGTERM or SIGINT). Shutdown is bounded: on a signal `/readyz` starts
 failing, the listener closes, in-flight requests get `shutdown_timeout` seconds to
 finish, then whatever is left is cancelled. The application itself is
-`adapter.server.app`'s; the TLS context `adapter.server.tls`'.
+`adapter.server.app`'s; the TLS context `adapter.server.tls`'; the listener, which
+answers plain HTTP as Go does, `adapter.server.sniffing`'; the parser's own refusals
+`adapter.server.rejections`'.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Final
 
 from aiohttp import web
 
-from adapter.server import tls
+from adapter.server import rejections, sniffing, tls
 from adapter.server.accesslog import KlogAccessLogger
 from adapter.server.state import AUTHENTICATOR, LIFECYCLE
 from adapter.settings import ServingSettings
@@ -63,12 +65,21 @@ async def running(
         authenticator = app.get(AUTHENTICATOR)
         if authenticator is not None:
             authenticator.attach(context)
-        site = web.TCPSite(
+        server, loop = runner.server, asyncio.get_running_loop()
+        assert server is not None
+        site = sniffing.SniffingTLSSite(
             runner,
             settings.bind_address,
             settings.secure_port,
             ssl_context=context,
-            reuse_address=True,
+            handler_factory=lambda: rejections.StatusRequestHandler(
+                server,
+                loop=loop,
+                access_log_class=KlogAccessLogger,
+                max_line_size=rejections.MAX_REQUEST_LINE_BYTES,
+                max_field_size=rejections.MAX_FIELD_BYTES,
+                max_headers=rejections.MAX_HEADERS,
+            ),
         )
         await site.start()
         host, port = runner.addresses[0][:2]

@@ -67,14 +67,33 @@ CIPHER_SUITES: Final[Mapping[str, str]] = {
     "TLS_RSA_WITH_AES_128_CBC_SHA256": "AES128-SHA256",
 }
 
+GO_DEFAULT_CIPHER_SUITES: Final = (
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+)
+"""The TLS 1.0-1.2 suites a Go server offers when `--tls-cipher-suites` is not given,
+which is what kube-apiserver and prometheus-adapter serve with: crypto/tls'
+`defaultCipherSuites` (defaults.go) is its preference list less `disabledCipherSuites`
+(the CBC_SHA256 and RC4 suites), the RSA key-exchange suites (off since Go 1.22, GODEBUG
+tlsrsakex) and 3DES (off since Go 1.23, tls3des). ECDHE with AEAD, and ECDHE with
+AES-CBC-SHA, remain. OpenSSL's own default would add the CBC SHA256/SHA384 and DHE suites.
+"""
+
 
 def ssl_context(settings: ServingSettings) -> ssl.SSLContext:
     """A server-side SSLContext for `settings`, generating a self-signed pair if needed."""
     cert_file, key_file = serving_files(settings)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = _min_version(settings.tls_min_version)
-    if settings.tls_cipher_suites:
-        context.set_ciphers(_openssl_ciphers(settings.tls_cipher_suites))
+    context.set_ciphers(_openssl_ciphers(settings.tls_cipher_suites or GO_DEFAULT_CIPHER_SUITES))
     # aiohttp speaks HTTP/1.1 only; say so, so clients do not try h2.
     context.set_alpn_protocols(["http/1.1"])
     try:

@@ -14,12 +14,9 @@ import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
-from adapter.k8s import status
+from adapter.k8s import status, yamlsafe
 from adapter.k8s.resources import ResourceInfo, RestMapper
 from adapter.k8s.selectors import LabelSelector
 from adapter.rules import goregex, seriesmatch
@@ -149,7 +146,10 @@ def check(paths: Sequence[str], err: TextIO) -> int:
 
 def read_series_file(path: str) -> list[dict[str, str]]:
     """A YAML or JSON list of label sets (JSON is YAML); `data` of /api/v1/series."""
-    document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    try:
+        document = yamlsafe.load_file(path)
+    except yamlsafe.DocumentError as err:
+        raise ValueError(f"{path}: {err}") from err
     if isinstance(document, dict) and "data" in document:
         document = document["data"]  # a saved /api/v1/series response works too
     if not isinstance(document, list) or not all(isinstance(item, dict) for item in document):
@@ -332,7 +332,7 @@ def explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     config, mapper = loaded
     try:
         registry = _registry_for(args, RuleSet(config, mapper))
-    except (OSError, ValueError, yaml.YAMLError) as error:
+    except (OSError, ValueError) as error:
         print(f"error: {error}", file=err)
         return EXIT_INVALID
     document = explain_document(registry, config)
@@ -366,7 +366,7 @@ def query(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     rules = RuleSet(config, mapper)
     try:
         registry = _registry_for(args, rules)
-    except (OSError, ValueError, yaml.YAMLError) as error:
+    except (OSError, ValueError) as error:
         print(f"error: {error}", file=err)
         return EXIT_INVALID
     names = [name for name in args.objects.split(",") if name]

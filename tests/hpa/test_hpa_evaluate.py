@@ -12,6 +12,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from adapter.hpa.evaluate import evaluate_files
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -92,3 +94,68 @@ def test_output_history_replays_as_input() -> None:
     assert second["desiredReplicas"] == 5
     assert second["status"]["lastScaleTime"] == first["status"]["lastScaleTime"]
     assert [r["replicas"] for r in second["history"]["recommendations"]] == [3, 5, 5]
+
+
+INT32_MAX = 2**31 - 1
+
+
+def _with(document: dict[str, object], path: str, value: object) -> dict[str, object]:
+    """A copy of `document` with the dotted `path` set to `value` (made if absent)."""
+    import copy
+
+    out = copy.deepcopy(document)
+    node: dict[str, object] = out
+    *parents, last = path.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})  # type: ignore[assignment]
+    node[last] = value
+    return out
+
+
+@pytest.mark.parametrize(
+    ("path", "reported"),
+    [
+        ("hpa.spec.maxReplicas", "spec.maxReplicas"),
+        ("hpa.spec.minReplicas", "spec.minReplicas"),
+        ("scale.spec.replicas", "scale.spec.replicas"),
+        ("scale.status.replicas", "scale.status.replicas"),
+        ("hpa.status.currentReplicas", "currentReplicas"),
+        ("hpa.spec.behavior.scaleUp.stabilizationWindowSeconds", "stabilizationWindowSeconds"),
+    ],
+)
+@pytest.mark.parametrize("value", [INT32_MAX + 1, -(2**31) - 1, 2**63, 10**30])
+def test_int32_fields_beyond_int32_are_invalid(path: str, reported: str, value: object) -> None:
+    """autoscaling/v2 declares replica counts, seconds and percentages int32
+    (k8s.io/api autoscaling/v2 types.go); the API server's JSON decoder refuses a
+    number outside int32 ("cannot unmarshal number ... of type int32") before
+    validation, so such a snapshot is invalid, not evaluated with a huge count."""
+    import yaml
+
+    document = yaml.safe_load(SCALE_UP.read_text(encoding="utf-8"))
+    code, lines, err = _run(["-"], stdin=json.dumps(_with(document, path, value)))
+    assert code == 2, lines
+    assert reported in err and "must fit in int32" in err, err
+    assert len(err.splitlines()) == 1
+
+
+def test_policy_values_beyond_int32_are_invalid() -> None:
+    import yaml
+
+    document = yaml.safe_load(SCALE_UP.read_text(encoding="utf-8"))
+    for field in ("value", "periodSeconds"):
+        policy = {"type": "Pods", "value": 4, "periodSeconds": 60, field: INT32_MAX + 1}
+        changed = _with(document, "hpa.spec.behavior.scaleUp.policies", [policy])
+        code, _, err = _run(["-"], stdin=json.dumps(changed))
+        assert code == 2
+        assert f"policies[0].{field}" in err and "must fit in int32" in err, err
+
+
+def test_int32_max_itself_is_valid() -> None:
+    import yaml
+
+    document = yaml.safe_load(SCALE_UP.read_text(encoding="utf-8"))
+    code, lines, err = _run(
+        ["-"], stdin=json.dumps(_with(document, "hpa.spec.maxReplicas", INT32_MAX))
+    )
+    assert (code, err) == (0, "")
+    assert json.loads(lines[0])["desiredReplicas"] == 5

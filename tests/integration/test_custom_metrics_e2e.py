@@ -247,3 +247,25 @@ async def test_request_timeout_bounds_the_prometheus_timeout(
     sent = float(query.param("timeout") or "nan")
     assert 0 < sent <= 2.0
     assert bad_code != 0 and "Error from server (BadRequest)" in stderr
+
+
+async def test_zero_or_negative_timeout_is_no_client_deadline(
+    apiserver: RunningApiServer,
+    e2e_cluster: ClusterState,
+    fault_proxy: FaultProxy,
+    tmp_path: Path,
+) -> None:
+    """`?timeout=0s` or a negative one is "no deadline on the client's part", as
+    kube-apiserver reads it (k8s.io/apiserver endpoints/filters/request_deadline.go uses
+    a user timeout only when it is > 0): the request is answered, with the adapter's own
+    query timeout (5 s in these tests), where it used to fail at once with 503."""
+    async with running_adapter(apiserver, fault_proxy.url, tmp_path, CONFIG) as url:
+        base = (
+            "/apis/custom.metrics.k8s.io/v1beta1/namespaces/e2e/pods/*/e2e_http_requests_per_second"
+        )
+        for timeout in ("0s", "0", "-5s", "-1h"):
+            fault_proxy.requests.clear()
+            code, document = await raw(url, f"{base}?timeout={timeout}", tmp_path)
+            assert code == 0, (timeout, document)
+            [query] = [r for r in fault_proxy.requests if r.path.endswith("/api/v1/query")]
+            assert 2.0 < float(query.param("timeout") or "nan") <= 5.0, timeout

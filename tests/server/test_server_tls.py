@@ -276,3 +276,46 @@ async def test_cipher_suites_limit_tls12_handshakes(tmp_path: Path) -> None:
         allowed.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")
         code, _, _ = await fetch(url + "/livez", allowed)
     assert code == 200
+
+
+async def test_default_suites_are_gos(tmp_path: Path) -> None:
+    """Without --tls-cipher-suites the TLS 1.2 suites are Go's defaults, what
+    kube-apiserver offers (crypto/tls defaults.go `defaultCipherSuites`: no CBC_SHA256,
+    no RSA key exchange, no 3DES). A client offering only a suite Go leaves out (which
+    OpenSSL's defaults would accept) fails the handshake; an ECDHE-GCM client and an
+    ECDHE-CBC-SHA client (still in Go's defaults) succeed."""
+    ca, cert, key = mint_ca_and_server(tmp_path / "pki")
+    settings = ServingSettings(
+        secure_port=0,
+        bind_address="127.0.0.1",
+        tls_cert_file=str(cert),
+        tls_private_key_file=str(key),
+    )
+    async with running(app(), settings) as url:  # type: ignore[arg-type]
+        for left_out in ("ECDHE-ECDSA-AES256-SHA384", "ECDHE-ECDSA-AES128-SHA256"):
+            client = client_context(ca, maximum_version=ssl.TLSVersion.TLSv1_2)
+            client.set_ciphers(left_out)
+            with pytest.raises(aiohttp.ClientConnectorError):
+                await fetch(url + "/livez", client)
+        for offered in ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-SHA"):
+            client = client_context(ca, maximum_version=ssl.TLSVersion.TLSv1_2)
+            client.set_ciphers(offered)
+            code, _, _ = await fetch(url + "/livez", client)
+            assert code == 200, offered
+
+
+async def test_named_suites_replace_the_defaults(tmp_path: Path) -> None:
+    """A suite Go leaves out of its defaults is served when --tls-cipher-suites names it."""
+    ca, cert, key = mint_ca_and_server(tmp_path / "pki")
+    settings = ServingSettings(
+        secure_port=0,
+        bind_address="127.0.0.1",
+        tls_cert_file=str(cert),
+        tls_private_key_file=str(key),
+        tls_cipher_suites=("TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",),
+    )
+    async with running(app(), settings) as url:  # type: ignore[arg-type]
+        client = client_context(ca, maximum_version=ssl.TLSVersion.TLSv1_2)
+        client.set_ciphers("ECDHE-ECDSA-AES128-SHA256")
+        code, _, _ = await fetch(url + "/livez", client)
+    assert code == 200
