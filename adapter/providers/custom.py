@@ -36,6 +36,7 @@ from adapter.providers.base import (
     ObjectReference,
 )
 from adapter.providers.failures import (
+    check_metric_selector,
     metric_not_found,
     no_samples,
     prometheus_failure,
@@ -150,6 +151,7 @@ class CustomMetricsProvider:
         return result
 
     async def get_metrics(self, request: CustomMetricRequest) -> Sequence[CustomMetricValue]:
+        check_metric_selector(request.metric_selector, "metricLabelSelector")
         info, entry = self.resolve(request)
         names = await self.names_for(request, info)
         result = await self.query(self.build_query(request, entry, names))

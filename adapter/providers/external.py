@@ -38,7 +38,12 @@ from adapter.providers.base import (
     ExternalMetricRequest,
     ExternalMetricValue,
 )
-from adapter.providers.failures import metric_not_found, prometheus_failure, unreadable_value
+from adapter.providers.failures import (
+    check_metric_selector,
+    metric_not_found,
+    prometheus_failure,
+    unreadable_value,
+)
 from adapter.providers.values import UnrepresentableValueError, milli_quantity
 from adapter.rules import query as queries
 from adapter.rules.config import EmptyResult
@@ -123,6 +128,7 @@ class ExternalMetricsProvider:
         return result
 
     async def get_metrics(self, request: ExternalMetricRequest) -> Sequence[ExternalMetricValue]:
+        check_metric_selector(request.metric_selector, "labelSelector")
         entry = self.resolve(request)
         result = await self.query(self.build_query(request, entry))
         samples: Sequence[Sample] = result.samples

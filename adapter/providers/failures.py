@@ -12,10 +12,18 @@ from __future__ import annotations
 
 from adapter.k8s import status
 from adapter.k8s.resources import GroupResource
+from adapter.k8s.selectors import LabelSelector
 from adapter.prometheus import errors as prom_errors
 from adapter.providers.values import NoValueError, UnrepresentableValueError
+from adapter.rules import matchers
 
-__all__ = ["metric_not_found", "no_samples", "prometheus_failure", "unreadable_value"]
+__all__ = [
+    "inexpressible_selector",
+    "metric_not_found",
+    "no_samples",
+    "prometheus_failure",
+    "unreadable_value",
+]
 
 
 def metric_not_found(
@@ -64,3 +72,19 @@ def unreadable_value(
             404, "NotFound", f"the server could not find the metric {metric} for {target}: {err}"
         )
     return status.internal_error(f"unable to fetch metrics: {metric} for {target}: {err}")
+
+
+def check_metric_selector(selector: LabelSelector, parameter: str) -> None:
+    """The 400 for a metric selector PromQL cannot express, before any query is sent;
+    `parameter` is the query parameter the client wrote it in."""
+    try:
+        matchers.check_expressible(selector)
+    except matchers.InexpressibleSelectorError as err:
+        raise inexpressible_selector(err, parameter, selector) from err
+
+
+def inexpressible_selector(
+    err: matchers.InexpressibleSelectorError, parameter: str, selector: LabelSelector
+) -> status.StatusError:
+    """400 BadRequest, the same words in custom and external metrics."""
+    return status.bad_request(f"invalid {parameter} {str(selector)!r}: {err}")
