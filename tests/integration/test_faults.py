@@ -154,6 +154,14 @@ async def eventually(check: Callable[[], bool], what: str, timeout: float = 30.0
         await asyncio.sleep(0.05)
 
 
+def at_least(count: Callable[[], int], wanted: int) -> Callable[[], bool]:
+    return lambda: count() >= wanted
+
+
+def valid_since(outcomes: list[SyncOutcome], start: int) -> Callable[[], bool]:
+    return lambda: any(valid(o) for o in outcomes[start:])
+
+
 def scale_downs(outcomes: list[SyncOutcome]) -> list[SyncOutcome]:
     return [
         o
@@ -222,17 +230,18 @@ async def test_no_fault_scales_down_and_each_recovers_within_one_relist(
                 # Long enough for several syncs and two relists (a held drop, then its
                 # confirmation).
                 await eventually(
-                    lambda r=relists: discovery.stats.relists >= r + 3, f"relists ({fault.name})"
+                    at_least(lambda: discovery.stats.relists, relists + 3),
+                    f"relists ({fault.name})",
                 )
-                await eventually(lambda s=start: len(outcomes) >= s + 5, f"syncs ({fault.name})")
+                await eventually(
+                    at_least(lambda: len(outcomes), start + 5), f"syncs ({fault.name})"
+                )
                 during = outcomes[start:]
                 proxy.mode = PassThrough()
                 proxy.upstream = prometheus.url
                 ended = len(outcomes)
                 relists_at_end = discovery.stats.relists
-                await eventually(
-                    lambda e=ended: any(valid(o) for o in outcomes[e:]), f"recovery ({fault.name})"
-                )
+                await eventually(valid_since(outcomes, ended), f"recovery ({fault.name})")
                 figures[fault.name] = (
                     len(during),
                     len(scale_downs(during)),
