@@ -74,23 +74,23 @@ _INT64_MAX = 2**63 - 1
 # -- values as the adapter serves them ---------------------------------------------------
 
 
-def served_custom(value: float, *, nan_as_zero: bool) -> Quantity | None:
-    """A custom (nan_as_zero) or external sample as the adapter's quantity; None when
-    it has none (±Inf, too large; NaN for external), which the adapter refuses to serve."""
+def served_custom(value: float) -> Quantity | None:
+    """A custom or external sample as the adapter's quantity; None when it has none
+    (NaN, ±Inf, beyond int64 milli-units), which the adapter refuses to serve."""
     try:
-        milli_quantity(value, nan_as_zero=nan_as_zero)
+        milli_quantity(value)
     except UnrepresentableValueError:
         return None
-    return Quantity.from_milli(0 if math.isnan(value) else math.trunc(value * 1000.0))
+    return Quantity.from_milli(math.trunc(value * 1000.0))
 
 
 def served_resource(resource: str, value: float) -> Quantity | None:
     """A usage sample as metrics-server writes it (cores to nanocores, bytes), with the
-    resource provider's clamp of NaN and negatives; None for what no quantity holds."""
-    if math.isnan(value) or value < 0:
-        value = 0.0
-    if math.isinf(value):
+    resource provider's clamp of negatives; None for NaN, ±Inf and what no quantity
+    holds, which the adapter leaves out."""
+    if math.isnan(value) or math.isinf(value):
         return None
+    value = max(value, 0.0)
     if resource == "cpu":
         nanocores = math.trunc(value * _NANO)
         if nanocores > _INT64_MAX:

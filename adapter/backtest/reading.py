@@ -217,7 +217,6 @@ class Reader:
         read: MetricRead,
         promql: str,
         keep: Callable[[Mapping[str, str]], bool],
-        nan_as_zero: bool,
     ) -> MetricHistory:
         steps: list[list[tuple[Mapping[str, str], Quantity]] | None] = [
             [] for _ in range(self.window.count)
@@ -230,7 +229,7 @@ class Reader:
                 bucket = steps[index]
                 if bucket is None:
                     continue
-                quantity = loadmodel.served_custom(raw, nan_as_zero=nan_as_zero)
+                quantity = loadmodel.served_custom(raw)
                 if quantity is None:  # the adapter refuses the whole answer
                     steps[index] = None
                     continue
@@ -261,7 +260,7 @@ class Reader:
                     read,
                     promql,
                     label,
-                    lambda v: _as_float(loadmodel.served_custom(v, nan_as_zero=True)),
+                    lambda v: _as_float(loadmodel.served_custom(v)),
                 )
             if read.type == OBJECT and read.described is not None:
                 described = read.described
@@ -283,7 +282,7 @@ class Reader:
                 )  # fmt: skip
                 label = converter.label_for_resource(resource)
                 return self._valued(
-                    read, promql, lambda labels: labels.get(label) == described.name, True
+                    read, promql, lambda labels: labels.get(label) == described.name
                 )
             external = registry.lookup_external(read.name)
             if external is None:
@@ -292,7 +291,7 @@ class Reader:
                 external.rule.rule.metrics_query, external.rule.converter, external.series_name,
                 namespace if external.namespaced else None, selector,
             )  # fmt: skip
-            return self._valued(read, promql, lambda labels: True, False)
+            return self._valued(read, promql, lambda labels: True)
         except queries.QueryBuildError as err:
             raise ReadError(f"metric {read.label()!r}: cannot build its query: {err}") from err
 

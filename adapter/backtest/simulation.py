@@ -209,7 +209,7 @@ def _step_metrics(
                     step.usage[(read.name, container)] = quantity
                     step.resource_served = True
             else:
-                quantity = loadmodel.served_custom(per_pod, nan_as_zero=True)
+                quantity = loadmodel.served_custom(per_pod)
                 if quantity is not None and metric.pods is not None:
                     step.per_pod[(read.name, read.selector)] = loadmodel.PodsValue(
                         metric.pods.metric.selector, quantity

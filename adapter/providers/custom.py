@@ -10,6 +10,9 @@ not find the metric M for R"), except that Prometheus being unreachable or slow 
 No silent zero: when no object got a sample, a `*` request is a 404 too (upstream
 answers 200 with no items), so "no data" never looks like an answer. A rule with
 `emptyResult: zero` opts in to reading a missing sample as 0, for every object asked.
+A sample that is NaN, ±Inf or beyond a quantity is no answer either (upstream turns NaN
+into 0): the object is left out of a `*` list, and a named object gets the Status
+`adapter.providers.failures.unreadable_value` words — never a 0, never a scale-down.
 """
 
 from __future__ import annotations
@@ -32,7 +35,13 @@ from adapter.providers.base import (
     CustomMetricValue,
     ObjectReference,
 )
-from adapter.providers.failures import metric_not_found, no_samples, prometheus_failure
+from adapter.providers.failures import (
+    check_metric_selector,
+    metric_not_found,
+    no_samples,
+    prometheus_failure,
+    unreadable_value,
+)
 from adapter.providers.values import UnrepresentableValueError, milli_quantity
 from adapter.rules import query as queries
 from adapter.rules.config import EmptyResult
@@ -142,6 +151,7 @@ class CustomMetricsProvider:
         return result
 
     async def get_metrics(self, request: CustomMetricRequest) -> Sequence[CustomMetricValue]:
+        check_metric_selector(request.metric_selector, "metricLabelSelector")
         info, entry = self.resolve(request)
         names = await self.names_for(request, info)
         result = await self.query(self.build_query(request, entry, names))
@@ -154,12 +164,17 @@ class CustomMetricsProvider:
         api_version = f"{info.group}/{info.version}"
         missing_is_zero = entry.rule.rule.empty_result is EmptyResult.ZERO
 
+        unreadable: list[UnrepresentableValueError] = []
+
         def value_for(name: str) -> CustomMetricValue | None:
             if name in by_name:
                 try:
-                    quantity = milli_quantity(by_name[name], nan_as_zero=True)
+                    quantity = milli_quantity(by_name[name])
                 except UnrepresentableValueError as err:
-                    log.warning("%s %s for %s: %s", info.group_resource, request.metric, name, err)
+                    log.warning(
+                        "%s %s for %s left out: %s", info.group_resource, request.metric, name, err
+                    )
+                    unreadable.append(err)
                     return None
             elif missing_is_zero:
                 quantity = "0"
@@ -178,15 +193,20 @@ class CustomMetricsProvider:
         if request.name != "*":
             single = value_for(request.name)
             if single is None:
+                if unreadable:
+                    target = f"{info.group_resource} {request.name}"
+                    raise unreadable_value(unreadable[0], request.metric, target)
                 raise metric_not_found(info.group_resource, request.metric, request.name)
             return [single]
         values = [value for name in names if (value := value_for(name)) is not None]
         if not values:
             log.info(
-                "%s %s: no sample for any of %d object(s)",
+                "%s %s: no readable sample for any of %d object(s)",
                 info.group_resource,
                 request.metric,
                 len(names),
             )
+            if unreadable:
+                raise unreadable_value(unreadable[0], request.metric, str(info.group_resource))
             raise no_samples(metric_not_found(info.group_resource, request.metric))
         return values

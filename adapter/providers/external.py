@@ -14,8 +14,9 @@ query that cannot be built or that Prometheus rejects is 500 InternalError "unab
 fetch metrics". Three deliberate differences: Prometheus unreachable or slow is 503, as
 for custom metrics; a result with no sample is 404, not an empty 200 list (unless the
 rule says `emptyResult: zero`), because the HPA must see missing data as missing; and a
-NaN or infinite sample is a 500 rather than the garbage quantity upstream writes, since
-the HPA sums every item and one garbage item corrupts the sum.
+sample that is NaN or ±Inf (no value: 404, as no sample) or beyond a quantity (500) fails
+the request rather than becoming the garbage quantity upstream writes, since the HPA
+sums every item and one garbage or left-out item corrupts the sum.
 
 The HTTP side (paths, JSON) is `adapter.server.external_metrics`'.
 """
@@ -37,7 +38,12 @@ from adapter.providers.base import (
     ExternalMetricRequest,
     ExternalMetricValue,
 )
-from adapter.providers.failures import metric_not_found, prometheus_failure
+from adapter.providers.failures import (
+    check_metric_selector,
+    metric_not_found,
+    prometheus_failure,
+    unreadable_value,
+)
 from adapter.providers.values import UnrepresentableValueError, milli_quantity
 from adapter.rules import query as queries
 from adapter.rules.config import EmptyResult
@@ -122,6 +128,7 @@ class ExternalMetricsProvider:
         return result
 
     async def get_metrics(self, request: ExternalMetricRequest) -> Sequence[ExternalMetricValue]:
+        check_metric_selector(request.metric_selector, "labelSelector")
         entry = self.resolve(request)
         result = await self.query(self.build_query(request, entry))
         samples: Sequence[Sample] = result.samples
@@ -142,11 +149,9 @@ class ExternalMetricsProvider:
     @staticmethod
     def _value(metric: str, sample: Sample) -> ExternalMetricValue:
         try:
-            value = milli_quantity(sample.value, nan_as_zero=False)
+            value = milli_quantity(sample.value)
         except UnrepresentableValueError as err:
-            log.error("external metric %s: sample %s: %s", metric, dict(sample.labels), err)
-            raise unable_to_fetch(
-                f"a sample of {metric} has no quantity form ({err}); refusing to answer "
-                "with part of the samples"
-            ) from err
+            log.warning("external metric %s: sample %s: %s", metric, dict(sample.labels), err)
+            series = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            raise unreadable_value(err, metric, f"the series {{{series}}}") from err
         return ExternalMetricValue(metric, dict(sample.labels), _timestamp(sample.timestamp), value)

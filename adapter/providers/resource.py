@@ -16,8 +16,12 @@ metrics-server's `pkg/api` (written by `adapter.server.resource_metrics`).
 
 What an item holds, as metrics-server writes it: CPU in cores with nanocore precision
 (`2082398n`), memory in bytes in binary form (`13980Ki`), the pod's labels, `timestamp`
-= the earliest sample time, `window` = `resourceRules.window`. NaN and negative samples
-count as 0, as upstream clamps them (counter resets make rates dip below zero).
+= the earliest sample time, `window` = `resourceRules.window`. Negative samples count
+as 0, as upstream clamps them (counter resets make rates dip below zero). A NaN or ±Inf
+sample (upstream clamps NaN to 0) or one whose milli-value overflows int64 (the HPA reads
+`MilliValue()`; see `adapter.providers.values`) makes the whole pod or node unreadable:
+left out of lists, and the Status of `failures.unreadable_value` when asked by name —
+never a partial pod that silently lacks its CPU.
 
 Never a silent zero: a pod without a cpu or a memory sample is left out of lists (and a
 404 when asked for by name), as upstream does; a container that has one resource and
@@ -53,6 +57,7 @@ from adapter.prometheus import errors as prom_errors
 from adapter.prometheus.client import PrometheusClient
 from adapter.prometheus.results import QueryResult, Sample
 from adapter.providers import deadlines
+from adapter.providers import values as sample_values
 from adapter.providers.base import (
     ContainerMetricsValue,
     NodeMetricsRequest,
@@ -60,7 +65,7 @@ from adapter.providers.base import (
     PodMetricsRequest,
     PodMetricsValue,
 )
-from adapter.providers.failures import prometheus_failure
+from adapter.providers.failures import prometheus_failure, unreadable_value
 from adapter.rules import query as queries
 from adapter.rules.config import ResourceRule, ResourceRules
 from adapter.rules.resources import NODES, PODS, ResourceConverter
@@ -243,6 +248,18 @@ def _server_fields(fields: FieldSelector, base: str) -> str:
     return ",".join(terms)
 
 
+class _Unreadable(Exception):
+    """One of a pod's or node's samples has no quantity: the object has no metrics."""
+
+    def __init__(self, resource: str, cause: sample_values.UnrepresentableValueError) -> None:
+        self.resource = resource
+        self.cause = cause
+        super().__init__(f"{resource}: {cause}")
+
+    def status(self, target: str) -> status.StatusError:
+        return unreadable_value(self.cause, self.resource, target)
+
+
 @dataclass(frozen=True, slots=True)
 class ResourceQuery:
     """`resourceRules.cpu` or `.memory`, compiled against the cluster's REST mapping."""
@@ -251,6 +268,17 @@ class ResourceQuery:
     """`cpu` or `memory`: the key in `usage`."""
     rule: ResourceRule
     converter: ResourceConverter
+
+    @property
+    def unit(self) -> str:
+        return "cores" if self.resource == CPU else "bytes"
+
+    def read(self, value: float) -> Quantity:
+        """`quantity`, with a refusal that says which resource it was about."""
+        try:
+            return self.quantity(value)
+        except sample_values.UnrepresentableValueError as err:
+            raise _Unreadable(self.resource, err) from err
 
     def pod_query(self, namespace: str, names: Sequence[str]) -> str:
         return queries.object_query(
@@ -275,22 +303,24 @@ class ResourceQuery:
             LabelSelector.everything(),
         )
 
-    def quantity(self, value: float) -> Quantity | None:
-        """A sample as a usage quantity, as metrics-server writes it; None for +Inf or a
-        value beyond int64 (nothing honest can be shown)."""
-        if math.isnan(value) or value < 0:
-            value = 0.0  # upstream's clamp (counter resets, NaN from 0/0)
-        if math.isinf(value):
-            return None
+    def quantity(self, value: float) -> Quantity:
+        """A sample as a usage quantity, as metrics-server writes it; raises
+        `values.UnrepresentableValueError` for NaN, ±Inf and values out of range."""
+        if math.isfinite(value) and value < 0:
+            value = 0.0  # upstream's clamp (counter resets); -Inf is no value, not 0
         if self.resource == CPU:
+            sample_values.check_number(value, unit="cores")
             nanocores = math.trunc(value * _NANO)
             if nanocores > _INT64_MAX:
-                return None
+                raise sample_values.OutOfRangeError(value, "cores")
             return Quantity(Fraction(nanocores, _NANO), QuantityFormat.DECIMAL_SI)
-        octets = math.trunc(value)
-        if octets > _INT64_MAX:
-            return None
+        octets = math.trunc(sample_values.check_number(value, unit="bytes"))
         return Quantity(Fraction(octets), QuantityFormat.BINARY_SI)
+
+
+def _milli(quantity: Quantity) -> int:
+    """`Quantity.MilliValue()`: ceil(q * 1000)."""
+    return math.ceil(quantity.value * 1000)
 
 
 SamplesByObject = dict[str, list[Sample]]
@@ -380,7 +410,13 @@ class ResourceMetricsProvider:
                 )
                 continue
             for pod in sorted(by_namespace[namespace], key=lambda p: p.name):
-                value = self._pod_value(pod, outcome, now, moments)
+                try:
+                    value = self._pod_value(pod, outcome, now, moments)
+                except _Unreadable as err:
+                    log.warning("pod %s/%s left out: %s", pod.namespace, pod.name, err)
+                    if request.name is not None:
+                        raise err.status(f"pod {pod.namespace}/{pod.name}") from err.cause
+                    continue
                 if value is not None:
                     values.append(value)
         if request.name is not None and not values:
@@ -411,21 +447,24 @@ class ResourceMetricsProvider:
         for resource_query, samples in ((self.cpu, cpu_samples), (self.memory, memory_samples)):
             label = resource_query.rule.container_label
             for sample in samples:
-                quantity = resource_query.quantity(sample.value)
-                if quantity is None:
-                    log.warning(
-                        "pod %s/%s: %s sample %r has no quantity form, left out",
-                        pod.namespace,
-                        pod.name,
-                        resource_query.resource,
-                        sample.value,
-                    )
-                    continue
+                quantity = resource_query.read(sample.value)
                 container = sample.labels.get(label, "") if label else ""
                 # Several samples for one container: the last wins, as upstream's map does.
                 usage_by_container.setdefault(container, {})[resource_query.resource] = quantity
                 if sample.timestamp < earliest:
                     earliest = sample.timestamp
+        for resource_query in (self.cpu, self.memory):
+            # The HPA adds up the containers' MilliValue() in an int64 (getPodMetrics).
+            total = sum(
+                _milli(usage[resource_query.resource])
+                for usage in usage_by_container.values()
+                if resource_query.resource in usage
+            )
+            if total > _INT64_MAX:
+                raise _Unreadable(
+                    resource_query.resource,
+                    sample_values.OutOfRangeError(total / 1000, resource_query.unit),
+                )
         if not usage_by_container:
             return None
         # cpu is read before memory, so each usage is already in ResourceList key order.
@@ -470,7 +509,13 @@ class ResourceMetricsProvider:
             self._raise_if_nothing_answered([outcome])
             now = self._clock()
             for node in sorted(nodes, key=lambda n: n.name):
-                value = self._node_value(node, outcome, now)
+                try:
+                    value = self._node_value(node, outcome, now)
+                except _Unreadable as err:
+                    log.warning("node %s left out: %s", node.name, err)
+                    if request.name is not None:
+                        raise err.status(f"node {node.name}") from err.cause
+                    continue
                 if value is not None:
                     values.append(value)
         if request.name is not None and not values:
@@ -486,11 +531,8 @@ class ResourceMetricsProvider:
             log.debug("no cpu or memory samples for node %s, leaving it out", node.name)
             return None
         # Upstream takes the first sample of each when a node has several.
-        cpu = self.cpu.quantity(cpu_samples[0].value)
-        memory = self.memory.quantity(memory_samples[0].value)
-        if cpu is None or memory is None:
-            log.warning("node %s: a sample has no quantity form, leaving it out", node.name)
-            return None
+        cpu = self.cpu.read(cpu_samples[0].value)
+        memory = self.memory.read(memory_samples[0].value)
         return NodeMetricsValue(
             name=node.name,
             labels=dict(node.labels or {}),

@@ -18,6 +18,7 @@ uses it no longer loads there; `rules check` says so.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +27,12 @@ from typing import Any
 import yaml
 
 from adapter.k8s import timefmt, yamlsafe
-from adapter.rules import goregex
+from adapter.rules import goregex, seriesselector
 from adapter.rules.gotemplate import GoStruct, Template, TemplateError
 
 SECTIONS = ("rules", "externalRules", "resourceRules")
+
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 LABEL_PATTERN_FIELDS = {"Group": "(?P<group>.+?)", "Resource": "(?P<resource>.+?)"}
 """What `.Group`/`.Resource` stand for when a resource template is read backwards."""
@@ -280,6 +283,18 @@ class _Builder:
             self.problem(path, f"invalid {what}: {err}")
             return None
 
+    def label_name(self, name: str, path: str, what: str) -> bool:
+        """Label names go into PromQL unquoted: one Prometheus cannot parse would fail
+        every query of the rule at run time."""
+        if LABEL_NAME.fullmatch(name):
+            return True
+        self.problem(
+            path,
+            f"{what} {name!r} is not a Prometheus label name "
+            "(letters, digits and underscores, not starting with a digit)",
+        )
+        return False
+
     def template(self, text: str, path: str, name: str) -> Template | None:
         if not text:
             return None
@@ -319,6 +334,11 @@ class _Builder:
         series_query = self.string(fields.get("seriesQuery"), f"{path}.seriesQuery")
         if not series_query.strip() and "seriesQuery" not in _reported(self, path):
             self.problem(f"{path}.seriesQuery", "required: the series selector discovery lists")
+        elif series_query.strip():
+            try:
+                seriesselector.parse(series_query)
+            except seriesselector.SeriesSelectorError as err:
+                self.problem(f"{path}.seriesQuery", f"not a PromQL series selector: {err}")
         filters = tuple(
             item
             for position, raw_filter in enumerate(
@@ -382,6 +402,7 @@ class _Builder:
         elif raw_overrides:
             for label, target in raw_overrides.items():
                 target_path = f"{path}.overrides.{label}"
+                self.label_name(str(label), target_path, "an override's key")
                 target_fields = self.mapping(target, target_path, ("group", "resource"))
                 if target_fields is None:
                     continue
@@ -460,6 +481,9 @@ class _Builder:
         container_text = self.string(fields.get("containerQuery"), f"{path}.containerQuery")
         node_text = self.string(fields.get("nodeQuery"), f"{path}.nodeQuery")
         resources = self.resource_mapping(fields.get("resources"), f"{path}.resources")
+        container_label = self.string(fields.get("containerLabel"), f"{path}.containerLabel")
+        if container_label:
+            self.label_name(container_label, f"{path}.containerLabel", "containerLabel")
         return ResourceRule(
             container_query=self.template(
                 container_text, f"{path}.containerQuery", "container-query"
@@ -468,7 +492,7 @@ class _Builder:
             node_query=self.template(node_text, f"{path}.nodeQuery", "node-query"),
             node_query_text=node_text,
             resources=resources,
-            container_label=self.string(fields.get("containerLabel"), f"{path}.containerLabel"),
+            container_label=container_label,
         )
 
 

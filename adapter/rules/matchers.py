@@ -6,10 +6,17 @@ requirement, in the selector's sorted order, values joined by `|` into a regex f
 several values, values passed through unescaped, Go `%q` quoting — is what
 prometheus-adapter's `processQueryParts` does; queries must come out byte for byte the
 same. Errors carry upstream's messages.
+
+`check_expressible` is this adapter's own gate, run before any query is built: a key
+that Kubernetes accepts but Prometheus cannot name (`k8s.io/app`, `a.b/c`) and the `>`/`<`
+operators have no PromQL matcher. Upstream sends the first to Prometheus (whose parse
+error comes back as a 500) and refuses the second as "metric not found" (custom) or a
+500 (external); both are the client's error, so both are a 400 in every API.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -39,6 +46,30 @@ class MalformedQueryError(MatcherError):
 class UnsupportedValuesError(MatcherError):
     def __init__(self) -> None:
         super().__init__("operator does not support values")
+
+
+class InexpressibleSelectorError(MatcherError):
+    """A metric selector that is valid Kubernetes but has no PromQL form: the client's
+    error, found before any query is sent."""
+
+
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
+"""A Prometheus label name (data model: `[a-zA-Z_][a-zA-Z0-9_]*`)."""
+
+
+def check_expressible(selector: LabelSelector) -> None:
+    """Raise InexpressibleSelectorError for the first requirement PromQL cannot say."""
+    for requirement in selector.requirements:
+        if not LABEL_NAME.match(requirement.key):
+            raise InexpressibleSelectorError(
+                f"label {requirement.key!r} is not a Prometheus label name "
+                "(letters, digits and underscores, not starting with a digit)"
+            )
+        if requirement.operator in (Operator.GREATER_THAN, Operator.LESS_THAN):
+            raise InexpressibleSelectorError(
+                f"operator {requirement.operator.value!r} on label {requirement.key!r} is "
+                "not supported by prometheus"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,11 @@ class RuleSet:
     def _compile(self, rule: DiscoveryRule) -> CompiledRule:
         return CompiledRule(rule, MetricNamer(rule), ResourceConverter(rule.resources, self.mapper))
 
+    def rules_for_query(self, series_query: str) -> list[CompiledRule]:
+        """The rules that list through `series_query` (rules sharing one query share
+        its fate: one call, one answer)."""
+        return [c for c in (*self.custom, *self.external) if c.rule.series_query == series_query]
+
     def series_queries(self) -> list[str]:
         """Distinct `seriesQuery` strings, in first-use order: one /api/v1/series call each."""
         seen: dict[str, None] = {}
@@ -113,13 +118,33 @@ class Registry:
 Shape = tuple[str, frozenset[str]]
 
 
+@dataclass(frozen=True, slots=True)
+class SeriesListing:
+    """What one series query answered in one relist: its shapes and how many series."""
+
+    shapes: tuple[Shape, ...] = ()
+    series: int = 0
+
+
 class RegistryBuilder:
     """Collects series shapes per series query, then names and registers them."""
 
     def __init__(self, rules: RuleSet) -> None:
         self.rules = rules
         self._shapes: dict[str, dict[Shape, None]] = {q: {} for q in rules.series_queries()}
+        self._series: dict[str, int] = dict.fromkeys(self._shapes, 0)
         self.series_seen = 0
+
+    def listing(self, series_query: str) -> SeriesListing:
+        """What has been added for `series_query` so far."""
+        return SeriesListing(tuple(self._shapes[series_query]), self._series[series_query])
+
+    def restore(self, series_query: str, listing: SeriesListing) -> None:
+        """Replace what `series_query` answered with an earlier listing (a failed or
+        suspicious answer keeps the last good one)."""
+        self.series_seen += listing.series - self._series[series_query]
+        self._shapes[series_query] = dict.fromkeys(listing.shapes)
+        self._series[series_query] = listing.series
 
     def add_series(self, series_query: str, batch: Iterable[Mapping[str, str]]) -> None:
         """Record one batch of label sets returned for `series_query`."""
@@ -131,6 +156,7 @@ class RegistryBuilder:
             if name:
                 shapes[(name, frozenset(labels))] = None
         self.series_seen += count
+        self._series[series_query] += count
 
     def build(self) -> Registry:
         custom: dict[CustomKey, CustomEntry] = {}

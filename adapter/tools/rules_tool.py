@@ -180,14 +180,27 @@ def registry_from_series(
     return builder.build()
 
 
-async def registry_from_prometheus(rules: RuleSet, url: str, max_age: float) -> Registry:
+async def registry_from_prometheus(
+    rules: RuleSet, url: str, max_age: float, err: TextIO | None = None
+) -> Registry:
+    """One relist, as `serve` makes it: a rule whose series query fails is reported
+    (one warning line each on `err`) and the others are listed; when none could be,
+    ValueError with the reason."""
     from adapter.prometheus.client import PrometheusClient
     from adapter.prometheus.settings import PrometheusSettings
-    from adapter.providers.discovery import Discovery
+    from adapter.providers.discovery import Discovery, DiscoveryError
 
     async with PrometheusClient(PrometheusSettings(url=url)) as prometheus:
         discovery = Discovery(rules, prometheus, interval=max_age, max_age=max_age)
-        return await discovery.relist()
+        try:
+            return await discovery.relist()
+        except DiscoveryError as error:
+            raise ValueError(str(error)) from error
+        finally:
+            for rule, why in discovery.stats.rule_errors.items():
+                if err is not None:
+                    print(f"warning: {rule}: its seriesQuery failed, so it lists nothing: {why}",
+                          file=err)  # fmt: skip
 
 
 def explain_document(registry: Registry, config: MetricsDiscoveryConfig) -> dict[str, Any]:
@@ -319,10 +332,12 @@ async def _cluster_mapper(kubeconfig: str) -> RestMapper:
         return await discovery.fetch_rest_mapper(cluster)
 
 
-def _registry_for(args: argparse.Namespace, rules: RuleSet) -> Registry:
+def _registry_for(args: argparse.Namespace, rules: RuleSet, err: TextIO) -> Registry:
     if args.series:
         return registry_from_series(rules, read_series_file(args.series), sys.stderr)
-    return asyncio.run(registry_from_prometheus(rules, args.prometheus_url, args.metrics_max_age))
+    return asyncio.run(
+        registry_from_prometheus(rules, args.prometheus_url, args.metrics_max_age, err)
+    )
 
 
 def explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -331,7 +346,7 @@ def explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return loaded
     config, mapper = loaded
     try:
-        registry = _registry_for(args, RuleSet(config, mapper))
+        registry = _registry_for(args, RuleSet(config, mapper), err)
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=err)
         return EXIT_INVALID
@@ -365,7 +380,7 @@ def query(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     config, mapper = loaded
     rules = RuleSet(config, mapper)
     try:
-        registry = _registry_for(args, rules)
+        registry = _registry_for(args, rules, err)
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=err)
         return EXIT_INVALID

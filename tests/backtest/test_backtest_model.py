@@ -92,10 +92,11 @@ def test_redistribution_keeps_the_total_and_never_invents_a_zero() -> None:
 
 
 def test_served_values_follow_the_adapter() -> None:
-    assert str(loadmodel.served_custom(0.016, nan_as_zero=True)) == "16m"
-    assert str(loadmodel.served_custom(float("nan"), nan_as_zero=True)) == "0"
-    assert loadmodel.served_custom(float("nan"), nan_as_zero=False) is None
-    assert loadmodel.served_custom(float("inf"), nan_as_zero=True) is None
+    assert str(loadmodel.served_custom(0.016)) == "16m"
+    assert loadmodel.served_custom(float("nan")) is None  # no value, never 0
+    assert loadmodel.served_custom(float("inf")) is None
+    assert loadmodel.served_custom(9e18) is None  # beyond int64 milli-units
+    assert loadmodel.served_resource("cpu", float("nan")) is None
     assert str(loadmodel.served_resource("cpu", 0.25)) == "250m"
     assert loadmodel.served_resource("memory", float("inf")) is None
 

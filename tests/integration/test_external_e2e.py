@@ -204,13 +204,14 @@ async def test_label_selector_operators_become_promql_matchers(
     assert {item["metricLabels"]["queue"] for item in document["items"]} == queues
 
 
-async def test_unsupported_operator_is_a_500_as_upstream(adapter: str, tmp_path: Path) -> None:
+async def test_unsupported_operator_is_a_400(adapter: str, tmp_path: Path) -> None:
+    """Upstream answers 500 "operator not supported by prometheus"; it is the client's
+    selector, so here a 400 (the same as custom metrics, test_metric_selectors_e2e.py)."""
     path = f"{BASE}/namespaces/ext/ext_queue_messages?labelSelector=depth%3E3"
     code, stderr = await raw(adapter, path, tmp_path)
     assert code != 0
-    assert "Error from server (InternalError)" in stderr
-    assert "unable to fetch metrics" in stderr
-    assert "operator not supported by prometheus" in stderr
+    assert "Error from server (BadRequest)" in stderr
+    assert "not supported by prometheus" in stderr
 
 
 async def test_not_namespaced_rule_drops_the_namespace_matcher(
@@ -298,7 +299,6 @@ async def test_unknown_metric_404_worded_as_upstream(
         ("ext_backlog_range", "the query returned a matrix"),
         ("ext_backlog_broken", "prometheus rejected the query"),
         ("ext_backlog_unmapped", "unable to generate a query for the metric"),
-        ("ext_odd_values", "has no quantity form (value is NaN)"),
     ],
 )
 async def test_unusable_queries_are_500_unable_to_fetch(
@@ -311,6 +311,15 @@ async def test_unusable_queries_are_500_unable_to_fetch(
         in (stderr)
     )
     assert detail in stderr
+
+
+async def test_a_nan_sample_is_no_value_404(adapter: str, tmp_path: Path) -> None:
+    """Upstream writes NaN as a garbage quantity; the HPA sums every item, so one NaN
+    fails the request the way no sample does (see providers/test_unreadable_values.py)."""
+    code, stderr = await raw(adapter, f"{BASE}/namespaces/ext/ext_odd_values", tmp_path)
+    assert code != 0
+    assert "Error from server (NotFound): the server could not find the metric" in stderr
+    assert 'case="nan"' in stderr and "the value is NaN, which is no value" in stderr
 
 
 async def test_prometheus_unreachable_is_a_503(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import subprocess
 import sys
 import threading
@@ -579,3 +580,47 @@ async def test_the_loop_inside_the_adapter_reads_its_own_providers(
     ]
     assert float(relists.split()[1]) >= 1
     assert "process_cpu_seconds_total" in text
+
+
+async def test_a_nan_pods_metric_never_scales_down(
+    apiserver: RunningApiServer,
+    cluster_state: ClusterState,
+    scraping: ScrapingPrometheus,
+    exporter: LoadExporter,
+    tmp_path: Path,
+) -> None:
+    """Prometheus answers NaN for every pod's value (a 0/0 ratio, a scraped `NaN`).
+
+    Upstream turns NaN into `0` on custom metrics, so kube-controller-manager reads 0
+    against a target of 10 and scales 4 -> 1 (what issue 10 saw). Here NaN is no value:
+    the Pods metric is a 404, the HPA reports FailedGetPodsMetric and keeps 4 replicas.
+    """
+    namespace = "e2e-nan"
+    workload = Workload(cluster_state, exporter, namespace, "web", load=math.nan, replicas=4)
+    # No stabilization window: a value read as 0 would scale down at the first sync.
+    no_window = {"scaleDown": {"stabilizationWindowSeconds": 0}}
+    cluster_state.create(hpa_object(namespace, "web", [load_metric()], behavior=no_window))
+
+    def scraped_nan() -> bool:
+        query = f'{LOAD}{{namespace="{namespace}"}}'
+        code, body = scraping.get("/api/v1/query", [("query", query)])
+        result = orjson.loads(body)["data"]["result"] if code == 200 else []
+        return len(result) == 4 and all(r["value"][1] == "NaN" for r in result)
+
+    outcomes: list[SyncOutcome] = []
+    simulation = asyncio.ensure_future(workload.run())
+    try:
+        async with running_adapter(apiserver, scraping.url, tmp_path, CONFIG) as url:
+            serve_metrics_apis(cluster_state, url)
+            await eventually(scraped_nan, "Prometheus holding NaN for the 4 pods")
+            settings = no_election(sync_period=0.2)
+            async with loop_through_apiserver(apiserver, tmp_path, settings, outcomes.append):
+                await eventually(lambda: len(outcomes) >= 8, "8 syncs")
+    finally:
+        simulation.cancel()
+        await asyncio.gather(simulation, return_exceptions=True)
+    assert replicas(cluster_state, namespace, "web") == 4
+    assert not [o for o in outcomes if o.decision.rescale]
+    active = conditions(cluster_state, namespace, "web")["ScalingActive"]
+    assert (active["status"], active["reason"]) == ("False", "FailedGetPodsMetric")
+    assert "the value is NaN, which is no value" in active["message"]

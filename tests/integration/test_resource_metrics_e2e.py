@@ -6,14 +6,15 @@ the adapter over HTTPS, and the real kubectl (`get --raw` for every path, `top p
 Upstream behaviour pinned: prometheus-adapter `pkg/resourceprovider/provider.go`
 (`GetPodMetrics`: pods grouped by namespace, one cpu and one memory query per
 namespace with `.GroupBy` = pod,container; a pod without cpu or memory is skipped;
-NaN/negative clamped to 0; `GetNodeMetrics`: one query per resource for all nodes,
+negative samples clamped to 0; `GetNodeMetrics`: one query per resource for all nodes,
 first sample per node), metrics-server `pkg/api/pod.go` and `node.go` (running pods
 only, label and field selectors, lists sorted by namespace then name, GET 404s worded
 `pods "x" not found` and `podmetrics.metrics.k8s.io "ns/x" not found`), `table.go`
 (Name, one column per resource, Window) and the k8s.io/metrics v1beta1 JSON.
 Deliberate differences asserted: CPU keeps nanocore precision (upstream truncates to
 millicores), a container missing one resource carries only the other (upstream writes
-0), and Prometheus being down fails the request (upstream answers an empty list).
+0), a NaN sample leaves its pod out (upstream clamps it to 0), and Prometheus being
+down fails the request (upstream answers an empty list).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Pins the behaviour of prometheus-adapter's relist loop (pkg/custom-provider/provider.go
 `updateMetrics`): one /api/v1/series call per distinct seriesQuery with `start` =
-now - max age, the whole relist failing when one call fails, and the previous registry
-served meanwhile (the relist is all-or-nothing upstream too).
+now - max age, and the previous registry served while Prometheus cannot answer. Deliberate
+difference: upstream fails the whole relist when one call fails; here each series query
+stands alone (tests/providers/test_discovery_isolation.py).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import yaml
 from adapter.k8s.quantity import Quantity, QuantityFormat
 from adapter.k8s.resources import RestMapper
 from adapter.providers.resource import CPU, MEMORY, ResourceQuery
+from adapter.providers.values import OutOfRangeError, UnrepresentableValueError
 from adapter.rules import query as queries
 from adapter.rules.config import parse_config
 from adapter.rules.resources import ResourceConverter
@@ -80,12 +81,10 @@ resourceRules:
         (2.0, "2"),
         (0.0000000004, "0"),  # below a nanocore
         (-0.3, "0"),  # a counter reset makes rate() dip: clamped, as upstream
-        (math.nan, "0"),  # clamped, as upstream
     ],
 )
 def test_cpu_samples_become_nanocore_quantities(value: float, text: str) -> None:
     quantity = resource_query(SIMPLE, CPU).quantity(value)
-    assert quantity is not None
     assert quantity.format is QuantityFormat.DECIMAL_SI
     assert str(quantity) == text
 
@@ -104,13 +103,22 @@ def test_cpu_samples_become_nanocore_quantities(value: float, text: str) -> None
 )
 def test_memory_samples_become_binary_quantities(value: float, text: str) -> None:
     quantity = resource_query(SIMPLE, MEMORY).quantity(value)
-    assert quantity is not None
     assert str(quantity) == text
     assert Quantity.parse(text).value == quantity.value
 
 
-@pytest.mark.parametrize("value", [math.inf, 1e30])
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 1e30])
 @pytest.mark.parametrize("resource", [CPU, MEMORY])
 def test_unrepresentable_samples_have_no_quantity(resource: str, value: float) -> None:
-    """Upstream writes whatever int64(+Inf) gives; we leave such a sample out."""
-    assert resource_query(SIMPLE, resource).quantity(value) is None
+    """Upstream clamps NaN to 0 and writes whatever int64(+Inf) gives; here such a
+    sample has no quantity (the provider leaves the whole pod out)."""
+    with pytest.raises(UnrepresentableValueError):
+        resource_query(SIMPLE, resource).quantity(value)
+
+
+def test_memory_whose_milli_value_overflows_is_refused() -> None:
+    """9e18 bytes prints as a well-formed `8789062500000000Ki`, but the HPA reads it with
+    `MilliValue()` (podautoscaler/metrics/client.go), which overflows int64."""
+    with pytest.raises(OutOfRangeError, match=r"9e\+18 bytes"):
+        resource_query(SIMPLE, MEMORY).quantity(9e18)
+    assert str(resource_query(SIMPLE, MEMORY).quantity(9e15)) == "8789062500000Ki"

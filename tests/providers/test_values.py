@@ -15,7 +15,14 @@ import random
 import pytest
 
 from adapter.k8s.quantity import Quantity, QuantityFormat
-from adapter.providers.values import UnrepresentableValueError, milli_quantity, milli_text
+from adapter.providers.values import (
+    NoValueError,
+    OutOfRangeError,
+    UnrepresentableValueError,
+    check_number,
+    milli_quantity,
+    milli_text,
+)
 
 INT64_MAX = 2**63 - 1
 
@@ -38,11 +45,11 @@ def _reference(milli: int) -> str:
         (2_000_000.0, "2M"),
         (-0.25, "-250m"),
         (-3000.0, "-3k"),
-        (float("nan"), "0"),
+        (9.2e15, "9200T"),  # the largest magnitude whose MilliValue() fits
     ],
 )
 def test_values_as_upstream_writes_them(value: float, text: str) -> None:
-    assert milli_quantity(value, nan_as_zero=True) == text
+    assert milli_quantity(value) == text
 
 
 def test_agrees_with_quantity_across_int64() -> None:
@@ -55,7 +62,25 @@ def test_agrees_with_quantity_across_int64() -> None:
         assert milli_text(milli) == _reference(milli), milli
 
 
-@pytest.mark.parametrize("value", [math.inf, -math.inf, 1e17])
-def test_values_no_quantity_holds_are_refused(value: float) -> None:
-    with pytest.raises(UnrepresentableValueError):
-        milli_quantity(value, nan_as_zero=True)
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_nan_and_infinities_are_no_value(value: float) -> None:
+    """Upstream turns NaN into `0` (custom) and ±Inf into an overflowed int64; here
+    neither is a number at all."""
+    with pytest.raises(NoValueError, match="no value"):
+        milli_quantity(value)
+
+
+@pytest.mark.parametrize("value", [1e17, -1e17, 9.3e15, 9e18, 1e300])
+def test_values_whose_milli_value_overflows_are_out_of_range(value: float) -> None:
+    """apimachinery's quantity.go: a Quantity holds at most 2^63-1 in magnitude and
+    `MilliValue()` "could overflow an int64"; the HPA reads every metric through
+    MilliValue() (kube-controller-manager podautoscaler/metrics/client.go)."""
+    with pytest.raises(OutOfRangeError, match="beyond what a Kubernetes quantity holds"):
+        milli_quantity(value)
+    assert issubclass(OutOfRangeError, UnrepresentableValueError)
+
+
+def test_check_number_names_the_unit() -> None:
+    with pytest.raises(OutOfRangeError, match=r"9e\+18 bytes"):
+        check_number(9e18, unit="bytes")
+    assert check_number(1.5) == 1.5
