@@ -46,7 +46,7 @@ from adapter.sandbox.apiserver import RunningApiServer
 from adapter.sandbox.store import APIServiceBackend, ClusterState
 from adapter.server.running import running as running_server
 from adapter.serving import Components, build_components
-from adapter.settings import ServingSettings, Settings
+from adapter.settings import AuthenticationSettings, ServingSettings, Settings
 from adapter.settings.hpa import HPASettings, LeaderElectionSettings
 from adapter.settings.serving import DiscoverySettings
 
@@ -104,6 +104,9 @@ async def adapter_with_discovery(
             secure_port=0, bind_address="127.0.0.1", cert_dir=str(tmp_path / "certs")
         ),
         discovery=DiscoverySettings(relist_interval=1.0, max_age=600.0),
+        # The plain-HTTP stand-in publishes no front-proxy CA: no lookup, as in the
+        # HPA loop's own end-to-end tests.
+        authentication=AuthenticationSettings(skip_lookup=True),
         query_timeout=1.0,
     )
     async with (

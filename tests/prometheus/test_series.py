@@ -284,5 +284,6 @@ async def test_one_million_series_stream_in_little_memory(
     )
     assert seen == count
     assert names == {"container_cpu_usage_seconds_total"}
+    # What streaming adds to the process, whatever else the test session holds
+    # (loading the whole answer would add about 900 MiB: benchmarks/discovery.py).
     assert peak - before < 200
-    assert peak < 400
