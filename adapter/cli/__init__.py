@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "rules":
         from adapter.tools import rules_tool
 
-        return rules_tool.run(args)
+        return rules_tool.run(fromflags.rules_tool_settings(args))
     if args.command == "sandbox":
         from adapter.sandbox import onemachine
 

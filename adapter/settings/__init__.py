@@ -1,7 +1,8 @@
 """Everything the command line can say, as frozen, typed values.
 
 `serving`: the adapter server's settings (`serve`); `hpa`: the HPA loop's (`serve --hpa`,
-`hpa run`), including kube-controller-manager's algorithm flags; `fromflags`: the one
+`hpa run`), including kube-controller-manager's algorithm flags; `tools`: the rules
+tooling's; `fromflags`: the one
 place where parsed flags become these values and flags are checked against each other.
 The flags themselves are defined in the CLI layer (`adapter.cli`); this package is plain
 data below every layer that uses it, so the server, the HPA loop and the tools read their
@@ -27,6 +28,7 @@ from adapter.settings.serving import (
     ServingSettings,
     Settings,
 )
+from adapter.settings.tools import RulesToolSettings
 
 __all__ = [
     "ApiGroups",
@@ -42,6 +44,7 @@ __all__ = [
     "Mode",
     "RecordSettings",
     "RequestHeaderSettings",
+    "RulesToolSettings",
     "ServingSettings",
     "Settings",
 ]

@@ -38,6 +38,7 @@ from adapter.settings.serving import (
     ServingSettings,
     Settings,
 )
+from adapter.settings.tools import RulesToolSettings
 
 __all__ = [
     "FEATURE_GATES",
@@ -48,6 +49,7 @@ __all__ = [
     "hpa_settings",
     "ignored_flags",
     "parse_bool",
+    "rules_tool_settings",
     "serve_settings",
 ]
 
@@ -316,3 +318,19 @@ def bind_address(text: str) -> tuple[str, int] | None:
     except ValueError as err:
         raise FlagError(f"--metrics-bind-address: invalid port in {text!r}") from err
     return host or "0.0.0.0", number
+
+
+def rules_tool_settings(args: argparse.Namespace) -> RulesToolSettings:
+    """`rules check|explain|query`'s flags."""
+    command = args.rules_command
+    return RulesToolSettings(
+        command=command,
+        configs=tuple(args.configs) if command == "check" else (args.config,),
+        series_file=getattr(args, "series", None),
+        prometheus_url=getattr(args, "prometheus_url", None),
+        metrics_max_age=getattr(args, "metrics_max_age", 600.0),
+        kubeconfig=getattr(args, "kubeconfig", None),
+        output=getattr(args, "output", "text"),
+        path=getattr(args, "path", ""),
+        objects=tuple(name for name in getattr(args, "objects", "").split(",") if name),
+    )

@@ -8,7 +8,6 @@ resources, so CRD-backed resources need a cluster.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
@@ -23,6 +22,7 @@ from adapter.rules import goregex, seriesmatch
 from adapter.rules.config import ConfigError, MetricsDiscoveryConfig, load_config
 from adapter.rules.registry import Registry, RegistryBuilder, RuleSet
 from adapter.rules.resources import check_against_mapper
+from adapter.settings.tools import RulesToolSettings
 
 EXIT_OK = 0
 EXIT_UNSERVABLE = 1
@@ -306,7 +306,7 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
 
 
 def _load_for_tool(
-    args: argparse.Namespace, err: TextIO
+    args: RulesToolSettings, err: TextIO
 ) -> tuple[MetricsDiscoveryConfig, RestMapper] | int:
     try:
         config = load_config(args.config)
@@ -332,15 +332,16 @@ async def _cluster_mapper(kubeconfig: str) -> RestMapper:
         return await discovery.fetch_rest_mapper(cluster)
 
 
-def _registry_for(args: argparse.Namespace, rules: RuleSet, err: TextIO) -> Registry:
-    if args.series:
-        return registry_from_series(rules, read_series_file(args.series), sys.stderr)
+def _registry_for(args: RulesToolSettings, rules: RuleSet, err: TextIO) -> Registry:
+    if args.series_file:
+        return registry_from_series(rules, read_series_file(args.series_file), sys.stderr)
+    assert args.prometheus_url is not None  # one of the two, as the flags require
     return asyncio.run(
         registry_from_prometheus(rules, args.prometheus_url, args.metrics_max_age, err)
     )
 
 
-def explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def explain(args: RulesToolSettings, out: TextIO, err: TextIO) -> int:
     loaded = _load_for_tool(args, err)
     if isinstance(loaded, int):
         return loaded
@@ -373,7 +374,7 @@ class StaticObjects:
         return list(self.names)
 
 
-def query(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def query(args: RulesToolSettings, out: TextIO, err: TextIO) -> int:
     loaded = _load_for_tool(args, err)
     if isinstance(loaded, int):
         return loaded
@@ -384,7 +385,7 @@ def query(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=err)
         return EXIT_INVALID
-    names = [name for name in args.objects.split(",") if name]
+    names = list(args.objects)
     objects = StaticObjects(names)
     from adapter.tools import request_preview
 
@@ -432,9 +433,9 @@ def _is_resource_list(path: str) -> bool:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.rules_command == "check":
-        return check(args.configs, sys.stderr)
-    if args.rules_command == "explain":
+def run(args: RulesToolSettings) -> int:
+    if args.command == "check":
+        return check(list(args.configs), sys.stderr)
+    if args.command == "explain":
         return explain(args, sys.stdout, sys.stderr)
     return query(args, sys.stdout, sys.stderr)
