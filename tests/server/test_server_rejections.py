@@ -5,7 +5,7 @@ Pinned: a Kubernetes Status with the right code for each refusal (a URL over 1 M
 414; a header field over 8,190 bytes: 431; anything else unreadable: 400), URLs up to
 1 MiB served as Go's net/http serves them (`http.DefaultMaxHeaderBytes`), one debug
 line in the log and never a traceback or an ERROR (a client must not be able to fill
-the log), and for plain HTTP on the HTTPS port Go's own answer (net/http server.go:
+the log), no `Server` header (as on every other answer), and for plain HTTP on the HTTPS port Go's own answer (net/http server.go:
 "Client sent an HTTP request to an HTTPS server.").
 """
 
@@ -101,8 +101,12 @@ async def test_refused_requests_get_a_status(
     port: int, request_bytes: bytes, code: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    got, document = _status(await _exchange(port, request_bytes))
+    response = await _exchange(port, request_bytes)
+    got, document = _status(response)
     assert got == code
+    # Go's net/http names no server; aiohttp would say "Python/3.x aiohttp/3.x".
+    head = response.partition(b"\r\n\r\n")[0].lower()
+    assert b"\r\nserver:" not in head, head
     assert document["kind"] == "Status" and document["status"] == "Failure"
     assert document["code"] == code
     if code == 400:
