@@ -166,3 +166,20 @@ async def test_tls_still_serves_after_refusals(port: int) -> None:
     response = await _exchange(port, b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert response.startswith(b"HTTP/1.1 200 ")
     assert response.endswith(b"ok")
+
+
+async def test_access_log_cuts_long_uris(port: int, caplog: pytest.LogCaptureFixture) -> None:
+    # A 1 MiB URL is served, but its access-log line stays small and says what was cut.
+    caplog.set_level(logging.INFO, logger="adapter.server.access")
+    query = "a" * ((1 << 20) - 100)
+    path = f"/apis?x={query}"
+    await _exchange(
+        port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode("ascii")
+    )
+    await _exchange(port, b"GET /livez?short=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    lines = [r.getMessage() for r in caplog.records if r.name == "adapter.server.access"]
+    long_line, short_line = lines
+    assert len(long_line) < 4096 + 300
+    cut = len(path) - 4096
+    assert f'URI="{path[:4096]}...({cut} more characters)"' in long_line
+    assert 'URI="/livez?short=1"' in short_line
