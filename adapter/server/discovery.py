@@ -11,6 +11,11 @@ only the preferred version (v1beta2) although it serves v1beta1 too. We list eve
 served version, preferred first, as a generic apiserver's InstallAPIGroup does. In a
 cluster the aggregator builds these documents from APIService objects, so this only
 shows when the adapter is asked directly.
+
+`/apis` also answers the aggregated discovery form (`apidiscovery.k8s.io/v2` or v2beta1
+APIGroupDiscoveryList) when the Accept header asks for it, as kube-apiserver's
+aggregator and kubectl do first; negotiation and the document are
+`adapter.server.aggregated`'s.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from adapter.server import documents, responses
+from adapter.documents import metrics as metric_documents
+from adapter.server import aggregated, documents, responses
 from adapter.server.state import SERVED_APIS, VERSION, ServedAPI
 
 
@@ -51,10 +57,42 @@ def server_address(request: web.BaseRequest) -> str:
 
 async def _group_list(request: web.Request) -> web.StreamResponse:
     responses.require_read(request)
-    groups = [api.group for api in request.app[SERVED_APIS]]
+    served = request.app[SERVED_APIS]
+    negotiated = aggregated.negotiate(request.headers.get("Accept", ""))
+    if negotiated.version is not None:
+        return _aggregated(request, served, negotiated)
+    groups = [api.group for api in served]
     return responses.json_response(
         request, documents.api_group_list(groups, server_address(request))
     )
+
+
+def _aggregated(
+    request: web.Request, served: tuple[ServedAPI, ...], negotiated: aggregated.Negotiated
+) -> web.StreamResponse:
+    """The APIGroupDiscoveryList, with the headers aggregated/etag.go sets: an ETag (304
+    when If-None-Match carries it), `Vary: Accept` (the same URL answers two documents)
+    and `Cache-Control: public`."""
+    assert negotiated.version is not None
+    items = [
+        aggregated.group_discovery(
+            api.group, {version: api.resources(version) for version in api.group.versions}
+        )
+        for api in served
+    ]
+    document = aggregated.discovery_list(negotiated.version, items)
+    body = metric_documents.encode(document, pretty=responses.is_pretty(request))
+    headers = {
+        **responses.COMMON_HEADERS,
+        "Cache-Control": "public",
+        "Vary": "Accept",
+        "ETag": aggregated.etag(body),
+        "Content-Type": negotiated.content_type,
+    }
+    if request.headers.get("If-None-Match") == headers["ETag"]:
+        del headers["Content-Type"]
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, headers=headers)
 
 
 def _group_handler(api: ServedAPI) -> Handler:
