@@ -24,7 +24,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from adapter.documents import metrics as metric_documents
-from adapter.server import aggregated, documents, responses
+from adapter.server import aggregated, documents, openapi, responses
 from adapter.server.state import SERVED_APIS, VERSION, ServedAPI
 
 
@@ -42,6 +42,8 @@ def add_routes(router: web.UrlDispatcher, served: tuple[ServedAPI, ...]) -> None
     router.add_route("*", "/version/", _version)
     router.add_route("*", "/openapi/v2", _openapi_v2)
     router.add_route("*", "/openapi/v3", _openapi_v3)
+    router.add_route("*", "/openapi/v3/", _openapi_v3)
+    router.add_route("*", "/openapi/v3/apis/{group}/{version}", _openapi_v3_document)
 
 
 def server_address(request: web.BaseRequest) -> str:
@@ -119,15 +121,40 @@ async def _version(request: web.Request) -> web.StreamResponse:
     return responses.json_response(request, request.app[VERSION].to_json())
 
 
+_TITLE = "metrics-adapter"
+
+
+def _served_groups(request: web.Request) -> list[str]:
+    return [api.group.name for api in request.app[SERVED_APIS]]
+
+
 async def _openapi_v2(request: web.Request) -> web.StreamResponse:
     responses.require_read(request)
     info = request.app[VERSION]
-    return responses.json_response(
-        request, documents.openapi_v2("metrics-adapter", info.git_version)
-    )
+    document = openapi.swagger(_served_groups(request), _TITLE, info.git_version)
+    return responses.json_response(request, document)
+
+
+def _v3_document(request: web.Request, group: str, version: str) -> dict[str, object]:
+    info = request.app[VERSION]
+    return openapi.v3_document(group, version, _TITLE, info.git_version)
 
 
 async def _openapi_v3(request: web.Request) -> web.StreamResponse:
-    """The OpenAPI v3 root lists per-group-version documents; we publish none."""
+    """The index: one entry per served group-version, its URL carrying the document's
+    hash so clients (kubectl's cache) refetch only what changed."""
     responses.require_read(request)
-    return responses.json_response(request, {"paths": {}})
+
+    def hash_of(group: str, version: str) -> str:
+        body = metric_documents.encode(_v3_document(request, group, version), pretty=False)
+        return aggregated.etag(body).strip('"')
+
+    return responses.json_response(request, openapi.v3_index(_served_groups(request), hash_of))
+
+
+async def _openapi_v3_document(request: web.Request) -> web.StreamResponse:
+    responses.require_read(request)
+    group, version = request.match_info["group"], request.match_info["version"]
+    if (group, version) not in openapi.group_versions(_served_groups(request)):
+        raise responses.not_found()
+    return responses.json_response(request, _v3_document(request, group, version))
