@@ -264,6 +264,7 @@ def build_components(
         readiness=readiness,
         metrics=registry,
         middlewares=middlewares,
+        backend_health=lambda: prometheus.outcomes.outage(settings.discovery.unready_after),
     )
     if authenticator is not None:
         app[AUTHENTICATOR] = authenticator

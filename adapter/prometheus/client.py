@@ -27,8 +27,8 @@ import os
 import ssl
 import tempfile
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from types import TracebackType
 from typing import Any, Final, Self
 
@@ -47,6 +47,7 @@ from adapter.prometheus.errors import (
     PrometheusTimeout,
     PrometheusUnreachable,
 )
+from adapter.prometheus.outcomes import CallOutcomes
 from adapter.prometheus.results import QueryResult
 from adapter.prometheus.series import SeriesDecodeError, SeriesEnvelope, SeriesStreamDecoder
 from adapter.prometheus.settings import PrometheusSettings
@@ -91,6 +92,8 @@ class PrometheusClient:
         self._in_flight: dict[str, asyncio.Future[QueryResult]] = {}
         """Queries for "now" being answered, by PromQL text: callers asking the same
         query meanwhile share the answer instead of asking Prometheus again."""
+        self.outcomes = CallOutcomes()
+        """Every finished call's outcome, for readiness (`adapter.prometheus.outcomes`)."""
 
     @property
     def settings(self) -> PrometheusSettings:
@@ -242,18 +245,19 @@ class PrometheusClient:
             ("time", _format_time(time.time() if at is None else at)),
             ("timeout", _format_timeout(remaining)),
         ]
-        async with self._call(QUERY_PATH, params, remaining) as (response, path):
-            if response.status // 100 != 2:
-                await self._raise_for_answer(response, path)
-            body = await response.read()
-        envelope = self._envelope(body, path, response.status)
-        return results.decode_query_data(
-            envelope.get("data"),
-            tuple(envelope.get("warnings") or ()),
-            loop.time() - started,
-            path,
-            response.status,
-        )
+        with self._observed():
+            async with self._call(QUERY_PATH, params, remaining) as (response, path):
+                if response.status // 100 != 2:
+                    await self._raise_for_answer(response, path)
+                body = await response.read()
+            envelope = self._envelope(body, path, response.status)
+            return results.decode_query_data(
+                envelope.get("data"),
+                tuple(envelope.get("warnings") or ()),
+                loop.time() - started,
+                path,
+                response.status,
+            )
 
     async def series(
         self,
@@ -278,22 +282,23 @@ class PrometheusClient:
         params = [("match[]", match), ("start", _format_time(start))]
         if end is not None:
             params.append(("end", _format_time(end)))
-        async with self._call(SERIES_PATH, params, remaining) as (response, path):
-            if response.status // 100 != 2:
-                await self._raise_for_answer(response, path)
-            decoder = SeriesStreamDecoder()
-            try:
-                async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
-                    for batch in decoder.feed(chunk):
-                        yield batch
-                tail, envelope = decoder.finish()
-            except SeriesDecodeError as exc:
-                raise PrometheusResponseError(
-                    f"{path}: {exc}", path=path, status=response.status
-                ) from exc
-            self._check_series_envelope(envelope, path, response.status)
-            for batch in tail:
-                yield batch
+        with self._observed():
+            async with self._call(SERIES_PATH, params, remaining) as (response, path):
+                if response.status // 100 != 2:
+                    await self._raise_for_answer(response, path)
+                decoder = SeriesStreamDecoder()
+                try:
+                    async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
+                        for batch in decoder.feed(chunk):
+                            yield batch
+                    tail, envelope = decoder.finish()
+                except SeriesDecodeError as exc:
+                    raise PrometheusResponseError(
+                        f"{path}: {exc}", path=path, status=response.status
+                    ) from exc
+                self._check_series_envelope(envelope, path, response.status)
+                for batch in tail:
+                    yield batch
 
     async def labels(
         self,
@@ -340,11 +345,12 @@ class PrometheusClient:
         self, endpoint: str, params: list[tuple[str, str]], deadline: float | None
     ) -> list[str]:
         remaining = self._remaining(endpoint, deadline)
-        async with self._call(endpoint, params, remaining) as (response, path):
-            if response.status // 100 != 2:
-                await self._raise_for_answer(response, path)
-            body = await response.read()
-        data = self._envelope(body, path, response.status).get("data")
+        with self._observed():
+            async with self._call(endpoint, params, remaining) as (response, path):
+                if response.status // 100 != 2:
+                    await self._raise_for_answer(response, path)
+                body = await response.read()
+            data = self._envelope(body, path, response.status).get("data")
         if not isinstance(data, list) or not all(isinstance(v, str) for v in data):
             raise PrometheusResponseError(
                 f"{path}: data is not a list of strings: {data!r:.200}",
@@ -352,6 +358,17 @@ class PrometheusClient:
                 status=response.status,
             )
         return [str(v) for v in data]
+
+    @contextmanager
+    def _observed(self) -> Iterator[None]:
+        """Record how the call made in the block ended: an answer, or a failure. A
+        caller that stops reading early (a closed series generator) records nothing."""
+        try:
+            yield
+        except PrometheusError as exc:
+            self.outcomes.failed(exc)
+            raise
+        self.outcomes.succeeded()
 
     def _remaining(self, endpoint: str, deadline: float | None) -> float:
         """Seconds left for a call; raises before any request once the deadline passed."""

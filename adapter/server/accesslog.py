@@ -4,6 +4,11 @@ Owns the text of one access-log line (`"HTTP" verb="GET" URI="/apis/..."
 latency="1.234ms" userAgent="..." srcIP="..." resp=200`, values quoted as Go's `%q`).
 The server only emits records on the `adapter.server.access` logger; how records are
 rendered (klog's header, JSON) is the CLI's decision (`adapter.cli.logs`).
+
+The URI is cut at `MAX_LOGGED_URI` characters, with a marker saying how many were cut:
+the server reads URLs of up to 1 MiB (`adapter.server.rejections`), and a client must
+not be able to write a 1 MiB line into the log at INFO with every request. 4 KiB keeps
+every path and any selector a person wrote; what gets cut is a query nobody reads whole.
 """
 
 from __future__ import annotations
@@ -17,6 +22,15 @@ from aiohttp.abc import AbstractAccessLogger
 from adapter.k8s import gostrings, timefmt
 
 ACCESS_LOGGER: Final = "adapter.server.access"
+MAX_LOGGED_URI: Final = 4096
+"""Characters of a request URI the access log keeps."""
+
+
+def bounded_uri(uri: str, limit: int = MAX_LOGGED_URI) -> str:
+    """`uri` itself, or its first `limit` characters and `...(N more characters)`."""
+    if len(uri) <= limit:
+        return uri
+    return f"{uri[:limit]}...({len(uri) - limit} more characters)"
 
 
 class KlogAccessLogger(AbstractAccessLogger):
@@ -31,7 +45,7 @@ class KlogAccessLogger(AbstractAccessLogger):
         self.logger.info(
             '"HTTP" verb=%s URI=%s latency=%s userAgent=%s srcIP=%s resp=%d',
             gostrings.quote(request.method),
-            gostrings.quote(request.path_qs),
+            gostrings.quote(bounded_uri(request.path_qs)),
             gostrings.quote(timefmt.format_go_duration(time)),
             gostrings.quote(request.headers.get("User-Agent", "")),
             gostrings.quote(src),

@@ -42,10 +42,12 @@ from adapter.server.documents import VersionInfo
 from adapter.server.external_metrics import ExternalMetricsAPI
 from adapter.server.resource_metrics import ResourceMetricsAPI
 from adapter.server.state import (
+    BACKEND_HEALTH,
     LIFECYCLE,
     READINESS,
     SERVED_APIS,
     VERSION,
+    BackendHealth,
     Lifecycle,
     Readiness,
     ServedAPI,
@@ -138,12 +140,14 @@ def create_app(
     version: VersionInfo | None = None,
     middlewares: Sequence[Middleware] = (),
     metrics: CollectorRegistry | None = None,
+    backend_health: BackendHealth | None = None,
 ) -> web.Application:
     """The aggregated API server's application.
 
     A group whose provider is None is not served at all: absent from `/apis` and 404 on
     every path under it, as when upstream's adapter has no rules of that kind.
-    `readiness` feeds `/readyz` (see `adapter.server.health`).
+    `readiness` and `backend_health` (Prometheus answering) feed `/readyz` (see
+    `adapter.server.health`).
     """
     served: list[ServedAPI] = []
     if custom is not None:
@@ -156,6 +160,7 @@ def create_app(
     app = web.Application(middlewares=[status_errors, request_deadline, *middlewares])
     app[SERVED_APIS] = tuple(served)
     app[READINESS] = readiness
+    app[BACKEND_HEALTH] = backend_health or (lambda: None)
     app[LIFECYCLE] = Lifecycle()
     app[VERSION] = version or default_version()
 

@@ -11,6 +11,11 @@ only the preferred version (v1beta2) although it serves v1beta1 too. We list eve
 served version, preferred first, as a generic apiserver's InstallAPIGroup does. In a
 cluster the aggregator builds these documents from APIService objects, so this only
 shows when the adapter is asked directly.
+
+`/apis` also answers the aggregated discovery form (`apidiscovery.k8s.io/v2` or v2beta1
+APIGroupDiscoveryList) when the Accept header asks for it, as kube-apiserver's
+aggregator and kubectl do first; negotiation and the document are
+`adapter.server.aggregated`'s.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from adapter.server import documents, responses
+from adapter.documents import metrics as metric_documents
+from adapter.server import aggregated, documents, openapi, responses
 from adapter.server.state import SERVED_APIS, VERSION, ServedAPI
 
 
@@ -36,6 +42,8 @@ def add_routes(router: web.UrlDispatcher, served: tuple[ServedAPI, ...]) -> None
     router.add_route("*", "/version/", _version)
     router.add_route("*", "/openapi/v2", _openapi_v2)
     router.add_route("*", "/openapi/v3", _openapi_v3)
+    router.add_route("*", "/openapi/v3/", _openapi_v3)
+    router.add_route("*", "/openapi/v3/apis/{group}/{version}", _openapi_v3_document)
 
 
 def server_address(request: web.BaseRequest) -> str:
@@ -51,10 +59,42 @@ def server_address(request: web.BaseRequest) -> str:
 
 async def _group_list(request: web.Request) -> web.StreamResponse:
     responses.require_read(request)
-    groups = [api.group for api in request.app[SERVED_APIS]]
+    served = request.app[SERVED_APIS]
+    negotiated = aggregated.negotiate(request.headers.get("Accept", ""))
+    if negotiated.version is not None:
+        return _aggregated(request, served, negotiated)
+    groups = [api.group for api in served]
     return responses.json_response(
         request, documents.api_group_list(groups, server_address(request))
     )
+
+
+def _aggregated(
+    request: web.Request, served: tuple[ServedAPI, ...], negotiated: aggregated.Negotiated
+) -> web.StreamResponse:
+    """The APIGroupDiscoveryList, with the headers aggregated/etag.go sets: an ETag (304
+    when If-None-Match carries it), `Vary: Accept` (the same URL answers two documents)
+    and `Cache-Control: public`."""
+    assert negotiated.version is not None
+    items = [
+        aggregated.group_discovery(
+            api.group, {version: api.resources(version) for version in api.group.versions}
+        )
+        for api in served
+    ]
+    document = aggregated.discovery_list(negotiated.version, items)
+    body = metric_documents.encode(document, pretty=responses.is_pretty(request))
+    headers = {
+        **responses.COMMON_HEADERS,
+        "Cache-Control": "public",
+        "Vary": "Accept",
+        "ETag": aggregated.etag(body),
+        "Content-Type": negotiated.content_type,
+    }
+    if request.headers.get("If-None-Match") == headers["ETag"]:
+        del headers["Content-Type"]
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, headers=headers)
 
 
 def _group_handler(api: ServedAPI) -> Handler:
@@ -81,15 +121,40 @@ async def _version(request: web.Request) -> web.StreamResponse:
     return responses.json_response(request, request.app[VERSION].to_json())
 
 
+_TITLE = "metrics-adapter"
+
+
+def _served_groups(request: web.Request) -> list[str]:
+    return [api.group.name for api in request.app[SERVED_APIS]]
+
+
 async def _openapi_v2(request: web.Request) -> web.StreamResponse:
     responses.require_read(request)
     info = request.app[VERSION]
-    return responses.json_response(
-        request, documents.openapi_v2("metrics-adapter", info.git_version)
-    )
+    document = openapi.swagger(_served_groups(request), _TITLE, info.git_version)
+    return responses.json_response(request, document)
+
+
+def _v3_document(request: web.Request, group: str, version: str) -> dict[str, object]:
+    info = request.app[VERSION]
+    return openapi.v3_document(group, version, _TITLE, info.git_version)
 
 
 async def _openapi_v3(request: web.Request) -> web.StreamResponse:
-    """The OpenAPI v3 root lists per-group-version documents; we publish none."""
+    """The index: one entry per served group-version, its URL carrying the document's
+    hash so clients (kubectl's cache) refetch only what changed."""
     responses.require_read(request)
-    return responses.json_response(request, {"paths": {}})
+
+    def hash_of(group: str, version: str) -> str:
+        body = metric_documents.encode(_v3_document(request, group, version), pretty=False)
+        return aggregated.etag(body).strip('"')
+
+    return responses.json_response(request, openapi.v3_index(_served_groups(request), hash_of))
+
+
+async def _openapi_v3_document(request: web.Request) -> web.StreamResponse:
+    responses.require_read(request)
+    group, version = request.match_info["group"], request.match_info["version"]
+    if (group, version) not in openapi.group_versions(_served_groups(request)):
+        raise responses.not_found()
+    return responses.json_response(request, _v3_document(request, group, version))

@@ -1,5 +1,5 @@
 """Discovery documents the server writes: APIGroupList, APIGroup, APIResourceList,
-version.Info and a minimal OpenAPI, shaped as k8s.io/apimachinery's types marshal them.
+and version.Info, shaped as k8s.io/apimachinery's types marshal them.
 
 What a request means and which provider answers it is the route modules' business; the
 metric value lists themselves are `adapter.documents.metrics`'.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
 from adapter.providers.base import (
     CustomMetricInfo,
@@ -188,18 +188,3 @@ class VersionInfo:
             "compiler": self.compiler,
             "platform": self.platform,
         }
-
-
-def openapi_v2(title: str, version: str) -> dict[str, Any]:
-    """A minimal, valid Swagger 2.0 document.
-
-    kubectl and the aggregator fetch `/openapi/v2` opportunistically; an empty set of
-    paths tells them there is nothing to validate against, which is true of metric
-    lists (read-only, no schema-driven client-side validation).
-    """
-    return {
-        "swagger": "2.0",
-        "info": {"title": title, "version": version},
-        "paths": {},
-        "definitions": {},
-    }

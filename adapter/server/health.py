@@ -1,17 +1,20 @@
 """`/healthz`, `/livez`, `/readyz`: the apiserver's health endpoints, in its text format.
 
 Owns the checks and their answers. Liveness is `ping` only: the process answers, so it
-is alive (a slow Prometheus must not get the adapter restarted). Readiness adds
-`metric-discovery` (the readiness callable given to `create_app`: false until the first
-discovery has run) and `shutdown` (fails once SIGTERM arrived, so endpoints drain before
-the listener closes).
+is alive (a slow or failing Prometheus must not get the adapter restarted). Readiness
+adds `metric-discovery` (the readiness callable given to `create_app`: false until the
+first discovery has run), `prometheus` (fails while every call to Prometheus has failed
+for a while; see `adapter.prometheus.outcomes` and the threshold in `adapter.serving`)
+and `shutdown` (fails once SIGTERM arrived, so endpoints drain before the listener
+closes).
 
-Format, as k8s.io/apiserver `pkg/server/healthz` writes it: success is `ok`, or with
-`?verbose` one `[+]<check> ok` line per check and `<endpoint> check passed`; failure is a
-500 listing every check and ending `<endpoint> check failed`. One deliberate difference:
-upstream prints `reason withheld` for a failed check and logs the reason; we print the
-reason, which here is never sensitive and saves the operator a trip to the logs.
-`/<endpoint>/<check>` runs one check.
+Format, as k8s.io/apiserver `pkg/server/healthz/healthz.go` writes it (handleRootHealth,
+adaptCheckToHandler): success is `ok`, or with `?verbose` one `[+]<check> ok` line per
+check and `<endpoint> check passed`; failure is a 500 listing every check, a failed one
+as `[-]<check> failed: reason withheld`, and ending `<endpoint> check failed`. The
+reason is withheld because these paths answer anyone (`--authorization-always-allow-
+paths`); it goes to the log, and `/<endpoint>/<check>` (which needs authorization, as
+upstream) answers `internal server error: <reason>`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from adapter.server import responses
-from adapter.server.state import LIFECYCLE, READINESS
+from adapter.server.state import BACKEND_HEALTH, LIFECYCLE, READINESS
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,10 @@ def _discovery(app: web.Application) -> str | None:
     return NOT_READY_REASON
 
 
+def _prometheus(app: web.Application) -> str | None:
+    return app[BACKEND_HEALTH]()
+
+
 def _shutdown(app: web.Application) -> str | None:
     return "process is shutting down" if app[LIFECYCLE].shutting_down else None
 
@@ -64,6 +71,7 @@ LIVENESS: Final = (Check("ping", _ping),)
 READINESS_CHECKS: Final = (
     Check("ping", _ping),
     Check("metric-discovery", _discovery),
+    Check("prometheus", _prometheus),
     Check("shutdown", _shutdown),
 )
 ENDPOINTS: Final[dict[str, Sequence[Check]]] = {
@@ -76,15 +84,17 @@ ENDPOINTS: Final[dict[str, Sequence[Check]]] = {
 def _run_all(app: web.Application, endpoint: str, verbose: bool) -> web.Response:
     lines: list[str] = []
     failed: list[str] = []
+    reasons: list[str] = []
     for check in ENDPOINTS[endpoint]:
         reason = check.run(app)
         if reason is None:
             lines.append(f"[+]{check.name} ok\n")
         else:
-            lines.append(f"[-]{check.name} failed: {reason}\n")
+            lines.append(f"[-]{check.name} failed: reason withheld\n")
             failed.append(check.name)
+            reasons.append(f"[-]{check.name} failed: {reason}")
     if failed:
-        log.info("%s check failed: %s", endpoint, ",".join(failed))
+        log.info("%s check failed: %s: %s", endpoint, ",".join(failed), "; ".join(reasons))
         # http.Error appends a newline to the message.
         return responses.text_response(
             "".join(lines) + f"{endpoint} check failed\n", status_code=500

@@ -13,6 +13,10 @@ Limits follow Go's net/http where the apiserver relies on it: a request line of 
 1 MiB (`http.DefaultMaxHeaderBytes`), so URLs with thousands of object names pass.
 Header fields keep aiohttp's 8,190 bytes each (Go bounds all headers together at 1 MiB
 instead): no Kubernetes client sends a longer single header.
+
+These answers carry no `Server` header, like every other answer (Go's net/http sends
+none): the application's `on_response_prepare` hook that drops it elsewhere never runs
+for a request that no route matched, so the responses built here drop it themselves.
 """
 
 from __future__ import annotations
@@ -63,6 +67,27 @@ def _first_line(message: str) -> str:
     return line.rstrip(":").strip()[:200]
 
 
+class _ServerlessResponse(web.Response):
+    """A response that leaves out the `Server` header aiohttp adds to every answer.
+
+    aiohttp sets the header while preparing the headers and offers no public switch; an
+    application's `on_response_prepare` signal would drop it, but only requests matched
+    to the application reach it, and the parser's refusals never are.
+    """
+
+    async def _prepare_headers(self) -> None:
+        await super()._prepare_headers()
+        self.headers.popall("Server", None)
+
+
+def _serverless(response: web.Response) -> web.Response:
+    body = response.body
+    assert isinstance(body, bytes)
+    answer = _ServerlessResponse(status=response.status, body=body, headers=response.headers)
+    answer.force_close()
+    return answer
+
+
 class StatusRequestHandler(web.RequestHandler):
     """aiohttp's connection handler, answering the parser's refusals with a Status."""
 
@@ -76,11 +101,11 @@ class StatusRequestHandler(web.RequestHandler):
         message: str | None = None,
     ) -> web.StreamResponse:
         if not isinstance(exc, http_exceptions.HttpProcessingError):
-            return super().handle_error(request, status, exc, message)
+            # aiohttp's own answer (and its log line) for what escaped the application.
+            plain = super().handle_error(request, status, exc, message)
+            return _serverless(plain) if isinstance(plain, web.Response) else plain
         error = rejection(exc)
         log.debug("Refused a request from %s: %d %s", request.remote, error.code, error)
         if request.writer.output_size > 0:  # nothing more can be said on this connection
             raise ConnectionError("refused request after a response had started")
-        response = responses.status_response(request, error)
-        response.force_close()
-        return response
+        return _serverless(responses.status_response(request, error))

@@ -37,6 +37,9 @@ class ServedAPI(Protocol):
 Readiness = Callable[[], bool | str]
 """True when ready; False or a reason (str) when not. Called on every `/readyz`."""
 
+BackendHealth = Callable[[], str | None]
+"""None while the metrics backend answers; else why it is taken as down (`/readyz`)."""
+
 
 @dataclass(slots=True)
 class Lifecycle:
@@ -48,6 +51,7 @@ class Lifecycle:
 
 SERVED_APIS: web.AppKey[tuple[ServedAPI, ...]] = web.AppKey("served_apis")
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
+BACKEND_HEALTH: web.AppKey[BackendHealth] = web.AppKey("backend_health")
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 VERSION = web.AppKey("version", VersionInfo)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)

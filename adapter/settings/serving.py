@@ -106,6 +106,16 @@ class DiscoverySettings:
     def effective_max_age(self) -> float:
         return self.max_age if self.max_age is not None else self.relist_interval
 
+    @property
+    def unready_after(self) -> float:
+        """Seconds every call to Prometheus must have failed before `/readyz` fails:
+        three relist intervals, at most five minutes. Three relists in a row is an
+        outage, not a Prometheus restart or a rolling update, which should not take the
+        adapter out of its Service (an APIService without ready endpoints fails every
+        request too, so unready too early gains nothing); five minutes bounds the wait
+        with upstream's 10m interval, where the HPA's queries every 15s show the outage."""
+        return min(3 * self.relist_interval, 300.0)
+
 
 @dataclass(frozen=True, slots=True)
 class ClusterSettings:

@@ -14,8 +14,10 @@ kube-system, aggregated metrics reader, HPA controller access to custom/external
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import shutil
+import ssl
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,8 @@ import yaml
 from kubernetes_asyncio import client as k8s
 
 from adapter import cli
+from adapter.server import tls
+from adapter.settings import fromflags
 
 REPO = Path(__file__).parents[2]
 DEPLOY = REPO / "deploy"
@@ -239,7 +243,9 @@ def parse_serve_args(args: list[str]) -> argparse.Namespace:
         pytest.fail(f"the adapter refuses the Deployment's args {args}: exit {exit.code}")
 
 
-def test_deployment_args_are_ones_the_adapter_accepts(base: list[dict[str, Any]]) -> None:
+def test_deployment_args_are_ones_the_adapter_accepts(
+    base: list[dict[str, Any]], tmp_path: Path
+) -> None:
     pod = one(base, "Deployment", "metrics-adapter")["spec"]["template"]["spec"]
     c = container(base)
     args = parse_serve_args(c["args"])
@@ -258,6 +264,17 @@ def test_deployment_args_are_ones_the_adapter_accepts(base: list[dict[str, Any]]
     template = one(base, "Deployment", "metrics-adapter")["spec"]["template"]
     assert service["spec"]["selector"].items() <= template["metadata"]["labels"].items()
     assert args.enable_resource_metrics_api is True
+    # As upstream's Helm chart: klog level 4 to stderr; as kube-prometheus: TLS >= 1.2
+    # with a fixed list of suites, which the settings turn into the listener's context.
+    assert args.verbosity == 4
+    serving = fromflags.serving_settings(args)
+    assert serving.tls_min_version == "VersionTLS12"
+    assert serving.tls_cipher_suites
+    assert all(s.startswith("TLS_ECDHE_") for s in serving.tls_cipher_suites)
+    context = tls.ssl_context(dataclasses.replace(serving, cert_dir=str(tmp_path)))
+    assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+    offered = {c["name"] for c in context.get_ciphers() if c["protocol"] == "TLSv1.2"}
+    assert offered and all(name.startswith("ECDHE-") for name in offered)
     configmap = one(base, "ConfigMap", "metrics-adapter-config")
     assert list(configmap["data"]) == ["config.yaml"]
 

@@ -9,6 +9,7 @@ The providers are canned (the server is the unit under test).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -193,3 +194,22 @@ async def test_generated_certificate_verifies_for_kubectl(served: Served) -> Non
     )
     result = await kubectl(config, "get", "--raw", "/readyz")
     assert result.check().stdout == "ok"
+
+
+async def test_kubectl_reads_aggregated_discovery(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    # client-go (kubectl 1.26+) asks /api and /apis for apidiscovery.k8s.io/v2 first and,
+    # when the answer is that, fetches no /apis/<group>/<version>: so the access log shows
+    # that kubectl read our APIGroupDiscoveryList, and its table shows what it holds.
+    caplog.set_level(logging.INFO, logger="adapter.server.access")
+    config = write_kubeconfig(served.directory, served.url)
+    result = await kubectl(config, "api-resources", "--api-group=external.metrics.k8s.io")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    assert rows == [
+        ["queue_depth", "external.metrics.k8s.io/v1beta1", "true", "ExternalMetricValueList"]
+    ]
+    uris = [r.getMessage().split('URI="', 1)[1].split("?")[0] for r in caplog.records]
+    assert "/apis" in uris
+    assert not [u for u in uris if u.startswith("/apis/")], uris

@@ -5,7 +5,7 @@ Pinned: a Kubernetes Status with the right code for each refusal (a URL over 1 M
 414; a header field over 8,190 bytes: 431; anything else unreadable: 400), URLs up to
 1 MiB served as Go's net/http serves them (`http.DefaultMaxHeaderBytes`), one debug
 line in the log and never a traceback or an ERROR (a client must not be able to fill
-the log), and for plain HTTP on the HTTPS port Go's own answer (net/http server.go:
+the log), no `Server` header (as on every other answer), and for plain HTTP on the HTTPS port Go's own answer (net/http server.go:
 "Client sent an HTTP request to an HTTPS server.").
 """
 
@@ -101,8 +101,12 @@ async def test_refused_requests_get_a_status(
     port: int, request_bytes: bytes, code: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    got, document = _status(await _exchange(port, request_bytes))
+    response = await _exchange(port, request_bytes)
+    got, document = _status(response)
     assert got == code
+    # Go's net/http names no server; aiohttp would say "Python/3.x aiohttp/3.x".
+    head = response.partition(b"\r\n\r\n")[0].lower()
+    assert b"\r\nserver:" not in head, head
     assert document["kind"] == "Status" and document["status"] == "Failure"
     assert document["code"] == code
     if code == 400:
@@ -162,3 +166,20 @@ async def test_tls_still_serves_after_refusals(port: int) -> None:
     response = await _exchange(port, b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert response.startswith(b"HTTP/1.1 200 ")
     assert response.endswith(b"ok")
+
+
+async def test_access_log_cuts_long_uris(port: int, caplog: pytest.LogCaptureFixture) -> None:
+    # A 1 MiB URL is served, but its access-log line stays small and says what was cut.
+    caplog.set_level(logging.INFO, logger="adapter.server.access")
+    query = "a" * ((1 << 20) - 100)
+    path = f"/apis?x={query}"
+    await _exchange(
+        port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode("ascii")
+    )
+    await _exchange(port, b"GET /livez?short=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    lines = [r.getMessage() for r in caplog.records if r.name == "adapter.server.access"]
+    long_line, short_line = lines
+    assert len(long_line) < 4096 + 300
+    cut = len(path) - 4096
+    assert f'URI="{path[:4096]}...({cut} more characters)"' in long_line
+    assert 'URI="/livez?short=1"' in short_line

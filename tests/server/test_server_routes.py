@@ -15,6 +15,7 @@ involved. Upstream behaviour pinned, by source:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -329,10 +330,11 @@ async def test_version(harness: Harness) -> None:
 
 
 async def test_openapi_v2_is_valid_swagger(harness: Harness) -> None:
+    # The documents themselves: tests/server/test_server_openapi.py.
     code, body = await harness.get("/openapi/v2")
     assert code == 200
     assert body["swagger"] == "2.0"
-    assert body["paths"] == {}
+    assert not [p for p in body["paths"] if p.startswith("/apis/metrics.k8s.io/")]
 
 
 # --- custom metric paths ------------------------------------------------------------------
@@ -638,15 +640,22 @@ async def test_health_ok(harness: Harness, path: str) -> None:
     assert await response.text() == "ok"
 
 
-async def test_readyz_fails_until_discovery_ran(make_harness: Callable[..., Any]) -> None:
+async def test_readyz_fails_until_discovery_ran(
+    make_harness: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    # k8s.io/apiserver pkg/server/healthz/healthz.go (handleRootHealth): the public list
+    # withholds a failed check's reason; the log has it.
+    caplog.set_level(logging.INFO, logger="adapter.server.health")
     harness: Harness = await make_harness(ready=False)
     expected = (
         "[+]ping ok\n"
-        "[-]metric-discovery failed: the first metric discovery has not completed\n"
+        "[-]metric-discovery failed: reason withheld\n"
+        "[+]prometheus ok\n"
         "[+]shutdown ok\n"
         "readyz check failed\n"
     )
     assert await harness.get("/readyz") == (500, expected)
+    assert "metric-discovery failed: the first metric discovery has not completed" in caplog.text
     # Liveness does not depend on discovery.
     assert await harness.get("/livez") == (200, "ok")
     assert await harness.get("/healthz") == (200, "ok")
@@ -666,7 +675,8 @@ async def test_readyz_shows_the_reason_given(make_harness: Callable[..., Any]) -
 async def test_readyz_verbose_and_single_checks(harness: Harness) -> None:
     assert await harness.get("/readyz", params={"verbose": ""}) == (
         200,
-        "[+]ping ok\n[+]metric-discovery ok\n[+]shutdown ok\nreadyz check passed\n",
+        "[+]ping ok\n[+]metric-discovery ok\n[+]prometheus ok\n[+]shutdown ok\n"
+        "readyz check passed\n",
     )
     assert await harness.get("/livez", params={"verbose": "1"}) == (
         200,
@@ -680,7 +690,11 @@ async def test_readyz_fails_once_shutting_down(harness: Harness) -> None:
     harness.client.app[LIFECYCLE].shutting_down = True
     code, text = await harness.get("/readyz")
     assert code == 500
-    assert "[-]shutdown failed: process is shutting down\n" in text
+    assert "[-]shutdown failed: reason withheld\n" in text
+    assert await harness.get("/readyz/shutdown") == (
+        500,
+        "internal server error: process is shutting down\n",
+    )
     assert await harness.get("/livez") == (200, "ok")
 
 
