@@ -657,7 +657,9 @@ def _encode_list(
     head = orjson.dumps(
         {"kind": f"{info.kind}List", "apiVersion": info.api_version, "metadata": metadata}
     )
-    encoded = b",".join(stored.item_bytes(type_meta=False) for stored in items)
+    encoded = b",".join(
+        stored.item_bytes(type_meta=False, api_version=info.api_version) for stored in items
+    )
     return head[:-1] + b',"items":[' + encoded + b"]}"
 
 

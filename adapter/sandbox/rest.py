@@ -15,7 +15,7 @@ run on create and update; pod and namespace deletes are graceful (the store's
 Deliberately left out, each a deviation a test would notice against a real cluster: no
 admission, no finalizer waiting, no managedFields, no server-side apply, strategic merge
 patch approximated (`adapter.sandbox.patching`), one stored version per resource (a v1 HPA
-read through v2 is the same document with another apiVersion: no v1 <-> v2 conversion yet).
+objects are stored in one version and converted per request by `adapter.sandbox.conversion`).
 Storage is `adapter.sandbox.store`'s;
 paths, negotiation and encoding are `adapter.sandbox.apiserver`'s.
 """
@@ -42,7 +42,7 @@ from adapter.k8s.selectors import (
     is_qualified_name,
     is_valid_label_value,
 )
-from adapter.sandbox import access, defaults, patching, validation
+from adapter.sandbox import access, conversion, defaults, patching, validation
 from adapter.sandbox.access import Attributes, UserInfo
 from adapter.sandbox.store import (
     ClusterState,
@@ -409,6 +409,11 @@ def _current(state: ClusterState, info: ResourceInfo, namespace: str, name: str)
     return stored
 
 
+def _view(current: StoredObject, info: ResourceInfo) -> JSONObject:
+    """The stored object as the request's version serves it (a copy to change)."""
+    return conversion.convert(current.copy(), info.api_version)
+
+
 def _check_identity(info: ResourceInfo, obj: Mapping[str, Any], namespace: str, name: str) -> None:
     metadata = obj["metadata"]
     body_name = metadata.get("name", "")
@@ -438,16 +443,17 @@ def _store_update(
     if info.namespaced:
         obj["metadata"]["namespace"] = namespace
     has_status = "status" in state.subresources.get(info.group_resource, frozenset())
+    current_view = _view(current, info)
     if subresource == "status":
-        merged = current.copy()
+        merged = current_view
         if "status" in obj:
             merged["status"] = obj["status"]
         else:
             merged.pop("status", None)
         obj = merged
     elif has_status:
-        if "status" in current.obj:
-            obj["status"] = current.copy()["status"]
+        if "status" in current_view:
+            obj["status"] = current_view["status"]
         else:
             obj.pop("status", None)
     causes = validate_metadata(info, obj["metadata"])
@@ -522,7 +528,7 @@ def patch(
 ) -> StoredObject:
     current = _current(state, info, namespace, name)
     patched = apply_patch(
-        current.copy(), raw, content_type, strategic_allowed=not _is_custom(state, info)
+        _view(current, info), raw, content_type, strategic_allowed=not _is_custom(state, info)
     )
     if not isinstance(patched, dict):
         raise status.bad_request("the patched object is not a JSON object")
