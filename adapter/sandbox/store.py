@@ -32,7 +32,7 @@ import orjson
 from adapter.k8s import gostrings, status, timefmt
 from adapter.k8s.resources import GroupResource, ResourceInfo, RestMapper
 from adapter.k8s.selectors import LabelSelector
-from adapter.sandbox import conversion
+from adapter.sandbox import apiservices, conversion
 from adapter.sandbox.access import AllowAll, Authenticator, Authorizer, RbacAuthorizer
 from adapter.sandbox.certs import IssuedCertificate
 
@@ -424,6 +424,9 @@ class ClusterState:
         """What `/version` answers: a v1.36 server, as the built-in resource table is."""
         for name in namespaces:
             self.ensure_namespace(name)
+        started = timefmt.format_time(self._clock())
+        for api_service in apiservices.local_api_services(self._mapper.group_versions(), started):
+            self.create(api_service)
 
     # -- resources --------------------------------------------------------------------
 
