@@ -740,8 +740,10 @@ async def _watch(
     custom: bool,
 ) -> web.StreamResponse:
     """A watch stream: one JSON event per line until timeoutSeconds, the client leaving,
-    or the server stopping. An unusable resourceVersion is an ERROR event (HTTP 200)."""
-    choice = negotiate(request.headers.get("Accept"))
+    or the server stopping. An unusable resourceVersion is an ERROR event (HTTP 200).
+    A watch that asks for Table (`kubectl get -w`) gets each event's object as a Table
+    of one row, columns included, as the real server transforms watch events."""
+    choice = negotiate(request.headers.get("Accept"), table=True)
     if choice.as_kind == "PartialObjectMetadataList":
         raise status.StatusError(
             406,
@@ -769,13 +771,23 @@ async def _watch(
     response = web.StreamResponse(status=200, headers={"Content-Type": _JSON})
     response.enable_chunked_encoding()
     meta_version = f"{_META_GROUP}/{choice.version}" if choice.as_kind else ""
+    as_table = choice.as_kind == "Table"
 
     def encode(event_type: str, stored: StoredObject) -> bytes:
-        body = (
-            stored.metadata_bytes(meta_version)
-            if meta_version
-            else stored.full_bytes(info.api_version)
-        )
+        if as_table:
+            body = orjson.dumps(
+                printing.table(
+                    info.group_resource,
+                    [stored.obj],
+                    state.now(),
+                    {"resourceVersion": str(stored.rv)},
+                    meta_version,
+                )
+            )
+        elif meta_version:
+            body = stored.metadata_bytes(meta_version)
+        else:
+            body = stored.full_bytes(info.api_version)
         return b'{"type":"' + event_type.encode() + b'","object":' + body + b"}\n"
 
     try:
@@ -791,8 +803,9 @@ async def _watch(
         for event_type, stored in initial:
             await response.write(encode(event_type, stored))
         if send_initial and bookmarks:
+            bookmark_kind = "Table" if as_table else "PartialObjectMetadata"
             bookmark = {
-                "kind": "PartialObjectMetadata" if meta_version else info.kind,
+                "kind": bookmark_kind if meta_version else info.kind,
                 "apiVersion": meta_version or info.api_version,
                 "metadata": {
                     "resourceVersion": str(state.resource_version),
