@@ -40,7 +40,7 @@ from aiohttp import web
 from adapter.k8s import gostrings, status
 from adapter.k8s.resources import ResourceInfo
 from adapter.k8s.selectors import LabelSelector, SelectorError
-from adapter.sandbox import printing, protobuf, rest
+from adapter.sandbox import openapi, printing, protobuf, rest
 from adapter.sandbox.access import Attributes, UserInfo, forbidden_error, impersonate
 from adapter.sandbox.certs import CertificateAuthority, load_chain
 from adapter.sandbox.store import (
@@ -291,9 +291,10 @@ def _group_docs(state: ClusterState) -> list[dict[str, Any]]:
 def _openapi_v3(state: ClusterState, group_version_path: str) -> dict[str, Any]:
     """Just enough OpenAPI v3 for kubectl: the index, and per group-version the PATCH
     operations with their group-version-kind and the fieldValidation parameter, which
-    is what kubectl checks before leaving validation to the server. No schemas: the
-    stand-in does not validate fields, so `fieldValidation=Strict` is accepted and not
-    enforced (a documented difference)."""
+    is what kubectl checks before leaving validation to the server, and the schemas of
+    `adapter.sandbox.openapi` for `kubectl explain`. The stand-in does not validate
+    fields against them, so `fieldValidation=Strict` is accepted and not enforced (a
+    documented difference)."""
     index: dict[str, Any] = {}
     for group, versions in state.mapper.group_versions():
         for version in versions:
@@ -309,6 +310,9 @@ def _openapi_v3(state: ClusterState, group_version_path: str) -> dict[str, Any]:
     else:
         raise _not_found()
     paths: dict[str, Any] = {}
+    kinds = sorted(
+        {info.kind for info in state.mapper if info.group == group and info.version == version}
+    )
     for info in state.mapper:
         if info.group != group or info.version != version or "patch" not in info.verbs:
             continue
@@ -336,7 +340,7 @@ def _openapi_v3(state: ClusterState, group_version_path: str) -> dict[str, Any]:
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": state.version_info["gitVersion"]},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": openapi.schemas(group, version, kinds)},
     }
 
 
