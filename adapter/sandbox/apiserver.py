@@ -40,7 +40,7 @@ from aiohttp import web
 from adapter.k8s import gostrings, status
 from adapter.k8s.resources import ResourceInfo
 from adapter.k8s.selectors import LabelSelector, SelectorError
-from adapter.sandbox import openapi, printing, protobuf, rest
+from adapter.sandbox import applying, openapi, printing, protobuf, rest
 from adapter.sandbox.access import Attributes, UserInfo, forbidden_error, impersonate
 from adapter.sandbox.certs import CertificateAuthority, load_chain
 from adapter.sandbox.store import (
@@ -518,6 +518,17 @@ async def _resource_request(
     if verb == "update":
         stored = rest.update(state, info, namespace, req.name, body, req.subresource)
         return _object_response(request, info, stored)
+    if verb == "patch" and _content_type(request) == applying.APPLY_PATCH and not req.subresource:
+        stored, created = rest.server_side_apply(
+            state,
+            info,
+            namespace,
+            req.name,
+            body,
+            field_manager=query.get("fieldManager", ""),
+            force=query.get("force", "").lower() == "true",
+        )
+        return _object_response(request, info, stored, code=201 if created else 200)
     if verb == "patch":
         stored = rest.patch(
             state, info, namespace, req.name, body, _content_type(request), req.subresource
