@@ -40,7 +40,7 @@ from aiohttp import web
 from adapter.k8s import gostrings, status
 from adapter.k8s.resources import ResourceInfo
 from adapter.k8s.selectors import LabelSelector, SelectorError
-from adapter.sandbox import printing, protobuf, rest
+from adapter.sandbox import applying, openapi, printing, protobuf, rest
 from adapter.sandbox.access import Attributes, UserInfo, forbidden_error, impersonate
 from adapter.sandbox.certs import CertificateAuthority, load_chain
 from adapter.sandbox.store import (
@@ -291,9 +291,10 @@ def _group_docs(state: ClusterState) -> list[dict[str, Any]]:
 def _openapi_v3(state: ClusterState, group_version_path: str) -> dict[str, Any]:
     """Just enough OpenAPI v3 for kubectl: the index, and per group-version the PATCH
     operations with their group-version-kind and the fieldValidation parameter, which
-    is what kubectl checks before leaving validation to the server. No schemas: the
-    stand-in does not validate fields, so `fieldValidation=Strict` is accepted and not
-    enforced (a documented difference)."""
+    is what kubectl checks before leaving validation to the server, and the schemas of
+    `adapter.sandbox.openapi` for `kubectl explain`. The stand-in does not validate
+    fields against them, so `fieldValidation=Strict` is accepted and not enforced (a
+    documented difference)."""
     index: dict[str, Any] = {}
     for group, versions in state.mapper.group_versions():
         for version in versions:
@@ -309,6 +310,9 @@ def _openapi_v3(state: ClusterState, group_version_path: str) -> dict[str, Any]:
     else:
         raise _not_found()
     paths: dict[str, Any] = {}
+    kinds = sorted(
+        {info.kind for info in state.mapper if info.group == group and info.version == version}
+    )
     for info in state.mapper:
         if info.group != group or info.version != version or "patch" not in info.verbs:
             continue
@@ -336,7 +340,7 @@ def _openapi_v3(state: ClusterState, group_version_path: str) -> dict[str, Any]:
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": state.version_info["gitVersion"]},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": openapi.schemas(group, version, kinds)},
     }
 
 
@@ -514,6 +518,17 @@ async def _resource_request(
     if verb == "update":
         stored = rest.update(state, info, namespace, req.name, body, req.subresource)
         return _object_response(request, info, stored)
+    if verb == "patch" and _content_type(request) == applying.APPLY_PATCH and not req.subresource:
+        stored, created = rest.server_side_apply(
+            state,
+            info,
+            namespace,
+            req.name,
+            body,
+            field_manager=query.get("fieldManager", ""),
+            force=query.get("force", "").lower() == "true",
+        )
+        return _object_response(request, info, stored, code=201 if created else 200)
     if verb == "patch":
         stored = rest.patch(
             state, info, namespace, req.name, body, _content_type(request), req.subresource
@@ -657,7 +672,9 @@ def _encode_list(
     head = orjson.dumps(
         {"kind": f"{info.kind}List", "apiVersion": info.api_version, "metadata": metadata}
     )
-    encoded = b",".join(stored.item_bytes(type_meta=False) for stored in items)
+    encoded = b",".join(
+        stored.item_bytes(type_meta=False, api_version=info.api_version) for stored in items
+    )
     return head[:-1] + b',"items":[' + encoded + b"]}"
 
 
@@ -738,8 +755,10 @@ async def _watch(
     custom: bool,
 ) -> web.StreamResponse:
     """A watch stream: one JSON event per line until timeoutSeconds, the client leaving,
-    or the server stopping. An unusable resourceVersion is an ERROR event (HTTP 200)."""
-    choice = negotiate(request.headers.get("Accept"))
+    or the server stopping. An unusable resourceVersion is an ERROR event (HTTP 200).
+    A watch that asks for Table (`kubectl get -w`) gets each event's object as a Table
+    of one row, columns included, as the real server transforms watch events."""
+    choice = negotiate(request.headers.get("Accept"), table=True)
     if choice.as_kind == "PartialObjectMetadataList":
         raise status.StatusError(
             406,
@@ -767,13 +786,23 @@ async def _watch(
     response = web.StreamResponse(status=200, headers={"Content-Type": _JSON})
     response.enable_chunked_encoding()
     meta_version = f"{_META_GROUP}/{choice.version}" if choice.as_kind else ""
+    as_table = choice.as_kind == "Table"
 
     def encode(event_type: str, stored: StoredObject) -> bytes:
-        body = (
-            stored.metadata_bytes(meta_version)
-            if meta_version
-            else stored.full_bytes(info.api_version)
-        )
+        if as_table:
+            body = orjson.dumps(
+                printing.table(
+                    info.group_resource,
+                    [stored.obj],
+                    state.now(),
+                    {"resourceVersion": str(stored.rv)},
+                    meta_version,
+                )
+            )
+        elif meta_version:
+            body = stored.metadata_bytes(meta_version)
+        else:
+            body = stored.full_bytes(info.api_version)
         return b'{"type":"' + event_type.encode() + b'","object":' + body + b"}\n"
 
     try:
@@ -789,8 +818,9 @@ async def _watch(
         for event_type, stored in initial:
             await response.write(encode(event_type, stored))
         if send_initial and bookmarks:
+            bookmark_kind = "Table" if as_table else "PartialObjectMetadata"
             bookmark = {
-                "kind": "PartialObjectMetadata" if meta_version else info.kind,
+                "kind": bookmark_kind if meta_version else info.kind,
                 "apiVersion": meta_version or info.api_version,
                 "metadata": {
                     "resourceVersion": str(state.resource_version),

@@ -13,9 +13,10 @@ Defaulting (`adapter.sandbox.defaults`) and spec validation (`adapter.sandbox.va
 run on create and update; pod and namespace deletes are graceful (the store's
 `begin_pod_deletion`/`begin_namespace_deletion`); `serviceaccounts/token` issues tokens.
 Deliberately left out, each a deviation a test would notice against a real cluster: no
-admission, no finalizer waiting, no managedFields, no server-side apply, strategic merge
+admission, no finalizer waiting, managedFields only for server-side apply (simplified in
+`adapter.sandbox.applying`), strategic merge
 patch approximated (`adapter.sandbox.patching`), one stored version per resource (a v1 HPA
-read through v2 is the same document with another apiVersion: no v1 <-> v2 conversion yet).
+objects are stored in one version and converted per request by `adapter.sandbox.conversion`).
 Storage is `adapter.sandbox.store`'s;
 paths, negotiation and encoding are `adapter.sandbox.apiserver`'s.
 """
@@ -33,6 +34,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+import yaml
 
 from adapter.k8s import fields, gostrings, status, timefmt
 from adapter.k8s.resources import GroupResource, ResourceInfo
@@ -42,7 +44,7 @@ from adapter.k8s.selectors import (
     is_qualified_name,
     is_valid_label_value,
 )
-from adapter.sandbox import access, defaults, patching, validation
+from adapter.sandbox import access, applying, conversion, defaults, patching, validation
 from adapter.sandbox.access import Attributes, UserInfo
 from adapter.sandbox.store import (
     ClusterState,
@@ -409,6 +411,11 @@ def _current(state: ClusterState, info: ResourceInfo, namespace: str, name: str)
     return stored
 
 
+def _view(current: StoredObject, info: ResourceInfo) -> JSONObject:
+    """The stored object as the request's version serves it (a copy to change)."""
+    return conversion.convert(current.copy(), info.api_version)
+
+
 def _check_identity(info: ResourceInfo, obj: Mapping[str, Any], namespace: str, name: str) -> None:
     metadata = obj["metadata"]
     body_name = metadata.get("name", "")
@@ -438,16 +445,17 @@ def _store_update(
     if info.namespaced:
         obj["metadata"]["namespace"] = namespace
     has_status = "status" in state.subresources.get(info.group_resource, frozenset())
+    current_view = _view(current, info)
     if subresource == "status":
-        merged = current.copy()
+        merged = current_view
         if "status" in obj:
             merged["status"] = obj["status"]
         else:
             merged.pop("status", None)
         obj = merged
     elif has_status:
-        if "status" in current.obj:
-            obj["status"] = current.copy()["status"]
+        if "status" in current_view:
+            obj["status"] = current_view["status"]
         else:
             obj.pop("status", None)
     causes = validate_metadata(info, obj["metadata"])
@@ -522,7 +530,7 @@ def patch(
 ) -> StoredObject:
     current = _current(state, info, namespace, name)
     patched = apply_patch(
-        current.copy(), raw, content_type, strategic_allowed=not _is_custom(state, info)
+        _view(current, info), raw, content_type, strategic_allowed=not _is_custom(state, info)
     )
     if not isinstance(patched, dict):
         raise status.bad_request("the patched object is not a JSON object")
@@ -536,6 +544,57 @@ def patch(
     patched["apiVersion"] = info.api_version
     patched["kind"] = info.kind
     return _store_update(state, info, namespace, current, patched, subresource, current.rv)
+
+
+def server_side_apply(
+    state: ClusterState,
+    info: ResourceInfo,
+    namespace: str,
+    name: str,
+    raw: bytes,
+    *,
+    field_manager: str,
+    force: bool,
+) -> tuple[StoredObject, bool]:
+    """PATCH with `application/apply-patch+yaml`: create-or-merge as `field_manager`
+    (see `adapter.sandbox.applying`). Returns the stored object and whether it was
+    created."""
+    if not field_manager:
+        raise status.invalid(
+            "meta.k8s.io",
+            "PatchOptions",
+            "",
+            [("FieldValueRequired", "fieldManager", "Required value: is required for apply patch")],
+        )
+    try:
+        config = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as err:
+        raise status.bad_request(f"error decoding YAML: {err}") from err
+    if not isinstance(config, dict):
+        raise status.bad_request("error decoding YAML: the applied configuration is not an object")
+    config = decode_object(info, orjson.dumps(config))
+    body_name = config["metadata"].get("name") or name
+    if body_name != name:
+        raise status.bad_request(
+            f"the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )
+    config["metadata"]["name"] = name
+    if info.namespaced:
+        config["metadata"]["namespace"] = namespace
+    current = state.stored(info.group_resource, namespace if info.namespaced else "", name)
+    merged = applying.apply(
+        _view(current, info) if current is not None else None,
+        config,
+        manager=field_manager,
+        api_version=info.api_version,
+        now=timefmt.format_time(state.now()),
+        force=force,
+        group=info.group,
+        resource=info.resource,
+    )
+    if current is None:
+        return create(state, info, namespace, orjson.dumps(merged)), True
+    return _store_update(state, info, namespace, current, merged, "", current.rv), False
 
 
 def delete(

@@ -32,6 +32,7 @@ import orjson
 from adapter.k8s import gostrings, status, timefmt
 from adapter.k8s.resources import GroupResource, ResourceInfo, RestMapper
 from adapter.k8s.selectors import LabelSelector
+from adapter.sandbox import apiservices, conversion
 from adapter.sandbox.access import AllowAll, Authenticator, Authorizer, RbacAuthorizer
 from adapter.sandbox.certs import IssuedCertificate
 
@@ -44,6 +45,32 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 _NAMESPACES = GroupResource("", "namespaces")
 _CRDS = GroupResource("apiextensions.k8s.io", "customresourcedefinitions")
 _PODS = GroupResource("", "pods")
+
+# Resources whose registry strategy sets metadata.generation on create and bumps it on
+# spec changes (PrepareForCreate/PrepareForUpdate in pkg/registry/*/strategy.go); the
+# rest (Services, Namespaces, HPAs, ConfigMaps, ...) carry none. Custom resources
+# always do. Pods do since KEP-5067 (keps/sig-node/5067-pod-generation).
+GENERATION_RESOURCES = frozenset(
+    {
+        _PODS,
+        GroupResource("", "replicationcontrollers"),
+        GroupResource("apps", "deployments"),
+        GroupResource("apps", "replicasets"),
+        GroupResource("apps", "statefulsets"),
+        GroupResource("apps", "daemonsets"),
+        GroupResource("batch", "jobs"),
+        GroupResource("batch", "cronjobs"),
+        GroupResource("policy", "poddisruptionbudgets"),
+        GroupResource("networking.k8s.io", "networkpolicies"),
+        GroupResource("apiextensions.k8s.io", "customresourcedefinitions"),
+        GroupResource("flowcontrol.apiserver.k8s.io", "flowschemas"),
+        GroupResource("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"),
+        GroupResource("admissionregistration.k8s.io", "validatingadmissionpolicies"),
+        GroupResource("admissionregistration.k8s.io", "validatingadmissionpolicybindings"),
+        GroupResource("admissionregistration.k8s.io", "mutatingadmissionpolicies"),
+        GroupResource("admissionregistration.k8s.io", "mutatingadmissionpolicybindings"),
+    }
+)
 
 # metav1.ObjectMeta field order, so stored objects serialise as the Go server writes them.
 _META_ORDER = (
@@ -176,15 +203,18 @@ class StoredObject:
             if cached is None:
                 cached = self._cache["full"] = orjson.dumps(self.obj)
             return cached
-        converted = dict(self.obj)
-        converted["apiVersion"] = api_version
-        return orjson.dumps(_ordered_top(converted))
+        return orjson.dumps(_ordered_top(conversion.convert(self.obj, api_version)))
 
     def item_bytes(self, *, type_meta: bool, api_version: str | None = None) -> bytes:
         """The object as a list item: built-in types' items carry no kind/apiVersion,
         custom resources' do (the real server encodes unstructured lists so)."""
         if type_meta:
             return self.full_bytes(api_version)
+        if api_version is not None and api_version != self.obj.get("apiVersion"):
+            converted = _ordered_top(conversion.convert(self.obj, api_version))
+            return orjson.dumps(
+                {k: v for k, v in converted.items() if k not in ("kind", "apiVersion")}
+            )
         cached = self._cache.get("item")
         if cached is None:
             item = {k: v for k, v in self.obj.items() if k not in ("kind", "apiVersion")}
@@ -394,6 +424,9 @@ class ClusterState:
         """What `/version` answers: a v1.36 server, as the built-in resource table is."""
         for name in namespaces:
             self.ensure_namespace(name)
+        started = timefmt.format_time(self._clock())
+        for api_service in apiservices.local_api_services(self._mapper.group_versions(), started):
+            self.create(api_service)
 
     # -- resources --------------------------------------------------------------------
 
@@ -419,6 +452,15 @@ class ClusterState:
             return self._mapper.resolve(partial)
         except LookupError as err:
             raise UnknownResourceReference(str(err)) from err
+
+    def storage_info(self, info: ResourceInfo) -> ResourceInfo:
+        """The version `info`'s resource is stored in (its own unless the resource's
+        versions differ in shape, see `adapter.sandbox.conversion`)."""
+        version = conversion.storage_version(info.group_resource)
+        if version is None or version == info.version:
+            return info
+        stored = self._mapper.for_version(info.group, version, info.resource)
+        return stored if stored is not None else info
 
     def info_for_object(self, obj: Mapping[str, Any]) -> ResourceInfo:
         """The resource an object with this apiVersion and kind is stored under."""
@@ -619,7 +661,8 @@ class ClusterState:
     def insert(self, info: ResourceInfo, obj: Mapping[str, Any]) -> StoredObject:
         """Store a new object: uid, creationTimestamp, generation and resourceVersion
         are set here, as the registry's BeforeCreate and etcd do."""
-        obj = _detached(obj)
+        info = self.storage_info(info)
+        obj = conversion.normalize(conversion.convert(_detached(obj), info.api_version))
         resource = info.group_resource
         metadata = dict(obj.get("metadata") or {})
         name = str(metadata.get("name", ""))
@@ -631,8 +674,10 @@ class ClusterState:
         self._rv += 1
         metadata["uid"] = str(uuid.uuid4())
         metadata["resourceVersion"] = str(self._rv)
-        if "spec" in obj:
+        if resource in GENERATION_RESOURCES or resource in self.custom_resources:
             metadata["generation"] = 1
+        else:
+            metadata.pop("generation", None)
         metadata["creationTimestamp"] = timefmt.format_time(self._clock())
         if namespace:
             metadata["namespace"] = namespace
@@ -655,7 +700,8 @@ class ClusterState:
         """Store a new version of an existing object; `expected_rv` is the optimistic
         concurrency check (409 when the object moved on). uid and creationTimestamp
         stay, generation follows spec changes."""
-        obj = _detached(obj)
+        info = self.storage_info(info)
+        obj = conversion.normalize(conversion.convert(_detached(obj), info.api_version))
         resource = info.group_resource
         metadata = dict(obj.get("metadata") or {})
         name = str(metadata.get("name", ""))
@@ -678,6 +724,8 @@ class ClusterState:
             if obj.get("spec") != current.obj.get("spec"):
                 generation += 1
             metadata["generation"] = generation
+        else:
+            metadata.pop("generation", None)
         if namespace:
             metadata["namespace"] = namespace
         new_obj = dict(obj)

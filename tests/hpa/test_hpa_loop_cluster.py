@@ -312,7 +312,8 @@ async def test_a_status_update_retries_on_conflict(
     await autoscaling.update_status(cluster, info, hpa, {"desiredReplicas": 3})
     stored = cluster_state.get("horizontalpodautoscalers.autoscaling", "web", "shop")
     assert stored is not None
-    assert stored["status"] == {"desiredReplicas": 3}
+    # the stored v2 shape: currentMetrics has no omitempty (k8s.io/api autoscaling/v2)
+    assert stored["status"] == {"desiredReplicas": 3, "currentMetrics": None}
     assert stored["metadata"]["labels"] == {"changed": "meanwhile"}  # not overwritten
 
 

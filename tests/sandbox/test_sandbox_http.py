@@ -481,7 +481,12 @@ async def test_patch_types(client: Client, cluster_state: ClusterState) -> None:
     code, body = await client.call(
         "PATCH", path, raw=b"{}", headers={"Content-Type": "application/apply-patch+yaml"}
     )
-    assert (code, body["reason"]) == (415, "UnsupportedMediaType")
+    # server-side apply needs a field manager (apiserver's patch handler validation)
+    assert (code, body["reason"]) == (422, "Invalid")
+    assert body["message"] == (
+        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required '
+        "for apply patch"
+    )
     code, body = await client.call(
         "PATCH",
         path,

@@ -81,7 +81,15 @@ async def test_generators_create_what_their_flags_say(
     )
     hpa = (
         await kubectl(
-            sandbox_kubeconfig, "get", "hpa.v1.autoscaling", "web", "-n", "test", "-o", "json"
+            # the full name: kubectl drops the version from a short name's expansion
+            sandbox_kubeconfig,
+            "get",
+            "horizontalpodautoscalers.v1.autoscaling",
+            "web",
+            "-n",
+            "test",
+            "-o",
+            "json",
         )
     ).json()
     assert hpa["spec"]["scaleTargetRef"] == {
