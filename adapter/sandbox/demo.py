@@ -194,8 +194,9 @@ def hpa_sample(hpa: dict[str, Any]) -> dict[str, Any]:
                 }
             )
     return {
-        "current_replicas": status.get("currentReplicas", 0),
-        "desired_replicas": status.get("desiredReplicas", 0),
+        # None until the HPA's first sync writes a status: not a count of zero.
+        "current_replicas": status.get("currentReplicas"),
+        "desired_replicas": status.get("desiredReplicas"),
         "metrics": metrics,
     }
 
@@ -290,7 +291,7 @@ class _Recorder:
             name = hpa["metadata"]["name"]
             sample = hpa_sample(hpa)
             hpas[name] = sample
-            if self.first_scale_up is None and sample["current_replicas"] > (
+            if self.first_scale_up is None and (sample["current_replicas"] or 0) > (
                 hpa["spec"].get("minReplicas", 1)
             ):
                 self.first_scale_up = elapsed
@@ -441,6 +442,8 @@ def _replica_extremes(samples: list[dict[str, Any]]) -> dict[str, tuple[int, int
     extremes: dict[str, tuple[int, int]] = {}
     for sample in samples:
         for name, hpa in sample["hpas"].items():
+            if hpa["current_replicas"] is None:
+                continue
             most, _ = extremes.get(name, (0, 0))
             extremes[name] = (max(most, hpa["current_replicas"]), hpa["current_replicas"])
     return extremes
@@ -496,16 +499,20 @@ def _plot(samples: list[dict[str, Any]], path: Path, out: TextIO) -> Path | None
         axis.set_title(f"{name}: {label}")
         axis.legend(loc="upper right")
         shade(axis)
-    for name in names:
+    # Equal counts would hide one line under the other: each its own width and dashes.
+    for index, name in enumerate(names):
+        counts = [s["hpas"].get(name, {}).get("current_replicas") for s in samples]
         axes[-1].step(
             times,
-            [s["hpas"].get(name, {}).get("current_replicas", float("nan")) for s in samples],
+            [float("nan") if count is None else count for count in counts],
             where="post",
             label=name,
+            linewidth=3.0 if index == 0 else 1.5,
+            linestyle="-" if index == 0 else "--",
         )
     axes[-1].set_ylabel("replicas")
     axes[-1].set_xlabel("seconds since the HPAs were created")
-    axes[-1].legend(loc="upper right")
+    axes[-1].legend(loc="upper left")
     shade(axes[-1])
     figure.tight_layout()
     figure.savefig(path, dpi=90)
@@ -584,6 +591,6 @@ async def demo_command(args: argparse.Namespace) -> int:
     )
     print(
         "replay one: python -m adapter hpa evaluate "
-        + str(result.records[0] if result.records else "<record>")
+        + str(result.replayed_record or (result.records[0] if result.records else "<record>"))
     )
     return 0
