@@ -25,11 +25,13 @@ prometheus:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
 	    -o DPkg::Lock::Timeout=300 prometheus victoria-metrics; }
 
-# The demo drives the sandbox with kubectl and loads it with ab (apache2-utils).
+# The demo drives the sandbox with kubectl and loads it with ab (apache2-utils); the
+# walkthrough's tests also curl the metrics APIs with a service account's token.
 demo-tools: prometheus
-	@command -v ab >/dev/null || { \
+	@command -v ab >/dev/null && command -v curl >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq apache2-utils; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    -o DPkg::Lock::Timeout=300 apache2-utils curl; }
 	@command -v kubectl >/dev/null || { echo "kubectl is needed: https://kubernetes.io/docs/tasks/tools/" >&2; exit 1; }
 
 # The walkthrough on one machine: sandbox cluster (API server stand-in), ab load, HPAs

@@ -427,7 +427,20 @@ async def _route(request: web.Request, state: ClusterState, user: UserInfo) -> w
     return await _resource_request(request, state, user, info_req)
 
 
-def _authorize(state: ClusterState, user: UserInfo, req: RequestInfo) -> None:
+def _selected_name(req: RequestInfo, query: Any) -> str:
+    """The name a list or watch is authorized with: its `metadata.name=` field selector's
+    (requestinfo.go does this, so resourceNames rules cover a single-object watch)."""
+    if req.name or req.verb not in ("list", "watch"):
+        return req.name
+    names = [
+        term.split("=", 1)[1].lstrip("=")
+        for term in str(query.get("fieldSelector", "")).split(",")
+        if term.startswith("metadata.name=")
+    ]
+    return names[0] if len(names) == 1 and "/" not in names[0] else ""
+
+
+def _authorize(state: ClusterState, user: UserInfo, req: RequestInfo, query: Any = None) -> None:
     attributes = Attributes(
         user=user,
         verb=req.verb,
@@ -436,7 +449,7 @@ def _authorize(state: ClusterState, user: UserInfo, req: RequestInfo) -> None:
         resource=req.resource,
         subresource=req.subresource,
         namespace=req.namespace,
-        name=req.name,
+        name=_selected_name(req, query or {}),
         path=req.path,
     )
     decision = state.authorizer.authorize(attributes)
@@ -470,7 +483,7 @@ async def _resource_request(
             raise _method_not_allowed()
     elif req.verb not in info.verbs:
         raise _method_not_allowed()
-    _authorize(state, user, req)
+    _authorize(state, user, req, request.query)
     query = request.query
     if info.group_resource in VIRTUAL_RESOURCES:
         return await _virtual(request, state, user, info, namespace, req)

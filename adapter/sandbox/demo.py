@@ -41,7 +41,7 @@ import aiohttp
 
 from adapter.k8s.quantity import Quantity, QuantityError
 from adapter.k8s.resources import GroupResource
-from adapter.sandbox import processes
+from adapter.sandbox import printing, processes
 from adapter.sandbox.onemachine import (
     CONFIG_DIR,
     STAND_IN_NOTICE,
@@ -120,69 +120,36 @@ class DemoResult:
 
 
 # -- the view: `kubectl get hpa -w` ------------------------------------------------------
-
-
-def _targets(hpa: dict[str, Any]) -> str:
-    """TARGETS as kubectl prints it (pkg/printers/internalversion formatHPAMetrics)."""
-    spec_metrics = (hpa.get("spec") or {}).get("metrics") or []
-    current = (hpa.get("status") or {}).get("currentMetrics") or []
-    parts: list[str] = []
-    for index, metric in enumerate(spec_metrics):
-        status = current[index] if index < len(current) else {}
-        kind = metric.get("type")
-        if kind == "Resource":
-            resource = metric["resource"]
-            target = resource.get("target") or {}
-            now = ((status or {}).get("resource") or {}).get("current") or {}
-            if target.get("type") == "Utilization":
-                shown = (
-                    f"{now['averageUtilization']}%" if "averageUtilization" in now else "<unknown>"
-                )
-                parts.append(f"{resource['name']}: {shown}/{target.get('averageUtilization')}%")
-            else:
-                shown = str(now.get("averageValue", "<unknown>"))
-                parts.append(f"{resource['name']}: {shown}/{target.get('averageValue')}")
-        elif kind == "Pods":
-            target = metric["pods"].get("target") or {}
-            now = ((status or {}).get("pods") or {}).get("current") or {}
-            parts.append(f"{now.get('averageValue', '<unknown>')}/{target.get('averageValue')}")
-        else:
-            parts.append(f"<{kind}>")
-    return ", ".join(parts) if parts else "<none>"
-
-
-def _age(created: str, now: datetime) -> str:
-    try:
-        start = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return "<unknown>"
-    seconds = int((now - start).total_seconds())
-    return f"{seconds}s" if seconds < 120 else f"{seconds // 60}m{seconds % 60}s"
+#
+# The stand-in does not stream Table rows on a watch yet, so the demo cannot run the real
+# `kubectl get hpa -w`; it prints what that command prints instead: the cells come from
+# the stand-in's own Table for HPAs (the one `kubectl get hpa` shows, TARGETS as
+# kube-apiserver's printer formats them), laid out as kubectl's tabwriter does (a column
+# is its widest cell plus three spaces, at least six; the last one unpadded). As with
+# `-w`, the header and the first rows are aligned together and every later row is
+# flushed on its own, with widths of its own.
 
 
 def hpa_row(hpa: dict[str, Any], now: datetime) -> tuple[str, ...]:
-    spec = hpa.get("spec") or {}
-    ref = spec.get("scaleTargetRef") or {}
-    return (
-        hpa["metadata"]["name"],
-        f"{ref.get('kind')}/{ref.get('name')}",
-        _targets(hpa),
-        str(spec.get("minReplicas", 1)),
-        str(spec.get("maxReplicas")),
-        str((hpa.get("status") or {}).get("currentReplicas", 0)),
-        _age(hpa["metadata"].get("creationTimestamp", ""), now),
-    )
+    """The cells `kubectl get hpa` prints for one HPA."""
+    table = printing.table(HPAS, [hpa], now, {})
+    return tuple(str(cell) for cell in table["rows"][0]["cells"])
 
 
-_HEADER = ("NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE")
-_WIDTHS = (18, 25, 40, 10, 10, 11, 6)
+def hpa_header() -> tuple[str, ...]:
+    table = printing.table(HPAS, [], datetime.now(UTC), {})
+    return tuple(str(column["name"]).upper() for column in table["columnDefinitions"])
 
 
-def _format_row(row: Sequence[str]) -> str:
-    """Columns three spaces apart at least, as kubectl's tabwriter pads them."""
-    cells = (cell.ljust(width) if len(cell) + 3 <= width else cell + "   " for cell, width in
-             zip(row, _WIDTHS, strict=True))  # fmt: skip
-    return "".join(cells).rstrip()
+def tabwriter(rows: Sequence[Sequence[str]]) -> list[str]:
+    """text/tabwriter as kubectl configures it (minwidth 6, padding 3, blanks)."""
+    if not rows:
+        return []
+    widths = [max(6, max(len(row[index]) for row in rows) + 3) for index in range(len(rows[0]) - 1)]
+    return [
+        "".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + row[-1]
+        for row in rows
+    ]
 
 
 # -- samples for the plot -----------------------------------------------------------------
@@ -227,8 +194,9 @@ def hpa_sample(hpa: dict[str, Any]) -> dict[str, Any]:
                 }
             )
     return {
-        "current_replicas": status.get("currentReplicas", 0),
-        "desired_replicas": status.get("desiredReplicas", 0),
+        # None until the HPA's first sync writes a status: not a count of zero.
+        "current_replicas": status.get("currentReplicas"),
+        "desired_replicas": status.get("desiredReplicas"),
         "metrics": metrics,
     }
 
@@ -275,9 +243,17 @@ class _Recorder:
         self.first_scale_up: float | None = None
         self._printed: dict[str, tuple[str, ...]] = {}
         self._app_of_pod: dict[str, str] = {}
+        self._header_pending = True
 
-    def print_header(self) -> None:
-        print(_format_row(_HEADER), file=self.out, flush=True)
+    def print_rows(self, rows: list[tuple[str, ...]]) -> None:
+        """As `kubectl get hpa -w`: the header with the first rows, then a row at a time."""
+        if self._header_pending:
+            self._header_pending = False
+            lines = tabwriter([hpa_header(), *rows])
+        else:
+            lines = [line for row in rows for line in tabwriter([row])]
+        for line in lines:
+            print(line, file=self.out, flush=True)
 
     def hpas(self) -> list[dict[str, Any]]:
         return [stored.obj for stored in self.sandbox.state.scan(HPAS, NAMESPACE)]
@@ -310,18 +286,21 @@ class _Recorder:
                 value = float(pair[1])
                 rates[app] = rates.get(app, 0.0) + value
         hpas: dict[str, Any] = {}
+        changed: list[tuple[str, ...]] = []
         for hpa in self.hpas():
             name = hpa["metadata"]["name"]
             sample = hpa_sample(hpa)
             hpas[name] = sample
-            if self.first_scale_up is None and sample["current_replicas"] > (
+            if self.first_scale_up is None and (sample["current_replicas"] or 0) > (
                 hpa["spec"].get("minReplicas", 1)
             ):
                 self.first_scale_up = elapsed
             row = hpa_row(hpa, now)
             if self._printed.get(name, ())[:-1] != row[:-1]:
                 self._printed[name] = row
-                print(_format_row(row), file=self.out, flush=True)
+                changed.append(row)
+        if changed or self._header_pending:
+            self.print_rows(changed)
         self.samples.append(
             {"t": round(elapsed, 2), "phase": self.phase, "rps": rates, "hpas": hpas}
         )
@@ -401,9 +380,18 @@ async def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResu
             address = sandbox.services.address(NAMESPACE, service)
             print(f"service {NAMESPACE}/{service}: http://{address}/ "
                   "(ab's target)", file=out)  # fmt: skip
+        print(
+            "hpa-myblog-rps scales the second Deployment, myblog-rps: two HPAs on one "
+            "Deployment is what\nkube-controller-manager refuses (AmbiguousSelector), so "
+            "the requests-per-second HPA gets its own.",
+            file=out,
+        )
         recorder = _Recorder(sandbox, settings, out)
-        print(f"\n$ kubectl -n {NAMESPACE} get hpa -w   (a row when it changes)", file=out)
-        recorder.print_header()
+        print(
+            f"\n$ kubectl -n {NAMESPACE} get hpa -w   (a row when it changes; printed by the "
+            "demo\n  in kubectl's layout: the stand-in does not stream Table rows to -w yet)",
+            file=out,
+        )
         sampling = asyncio.create_task(recorder.run(), name="demo-sampler")
         loads: list[processes.Child] = []
         try:
@@ -454,6 +442,8 @@ def _replica_extremes(samples: list[dict[str, Any]]) -> dict[str, tuple[int, int
     extremes: dict[str, tuple[int, int]] = {}
     for sample in samples:
         for name, hpa in sample["hpas"].items():
+            if hpa["current_replicas"] is None:
+                continue
             most, _ = extremes.get(name, (0, 0))
             extremes[name] = (max(most, hpa["current_replicas"]), hpa["current_replicas"])
     return extremes
@@ -509,16 +499,20 @@ def _plot(samples: list[dict[str, Any]], path: Path, out: TextIO) -> Path | None
         axis.set_title(f"{name}: {label}")
         axis.legend(loc="upper right")
         shade(axis)
-    for name in names:
+    # Equal counts would hide one line under the other: each its own width and dashes.
+    for index, name in enumerate(names):
+        counts = [s["hpas"].get(name, {}).get("current_replicas") for s in samples]
         axes[-1].step(
             times,
-            [s["hpas"].get(name, {}).get("current_replicas", float("nan")) for s in samples],
+            [float("nan") if count is None else count for count in counts],
             where="post",
             label=name,
+            linewidth=3.0 if index == 0 else 1.5,
+            linestyle="-" if index == 0 else "--",
         )
     axes[-1].set_ylabel("replicas")
     axes[-1].set_xlabel("seconds since the HPAs were created")
-    axes[-1].legend(loc="upper right")
+    axes[-1].legend(loc="upper left")
     shade(axes[-1])
     figure.tight_layout()
     figure.savefig(path, dpi=90)
@@ -597,6 +591,6 @@ async def demo_command(args: argparse.Namespace) -> int:
     )
     print(
         "replay one: python -m adapter hpa evaluate "
-        + str(result.records[0] if result.records else "<record>")
+        + str(result.replayed_record or (result.records[0] if result.records else "<record>"))
     )
     return 0

@@ -9,6 +9,14 @@ serve --hpa`, as a child process with its own log - registered as the APIService
 the metrics groups it serves, so `kubectl top` and `kubectl get --raw
 /apis/custom.metrics.k8s.io/...` go through the stand-in's aggregation layer to it.
 
+Authorization is enforced, as in a real cluster: the stand-in checks RBAC with the
+bootstrap roles of `bootstrap` (the admin kubeconfig is system:masters; the adapter runs
+as the service account kube-system/metrics-adapter with deploy/base/rbac.yaml's
+bindings). The adapter has a Service, kube-system/metrics-adapter, without a selector
+and with an Endpoints object pointing at its port: the Service proxies give it an
+address, which the APIServices use (as kube-aggregator dials the Service) and which a
+user can curl straight, as the walkthrough does.
+
 The adapter reads config/default.yaml plus the walkthrough's requests-per-second rule
 (config/examples/walkthrough.yaml), combined into one file in the work directory; the
 demo may shorten their rate windows (`rate_window`), and says so.
@@ -25,6 +33,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import secrets
 import signal
 import sys
 import tempfile
@@ -37,8 +46,10 @@ import aiohttp
 import yaml
 
 import adapter
-from adapter.sandbox import processes
+from adapter.k8s.resources import GroupResource
+from adapter.sandbox import defaults, processes
 from adapter.sandbox.apiserver import RunningApiServer, run_apiserver
+from adapter.sandbox.bootstrap import ADAPTER_ACCOUNT, ADAPTER_NAMESPACE, bootstrap_rbac
 from adapter.sandbox.controllers import ControllerManager
 from adapter.sandbox.kubelet import Kubelet, KubeletSettings, free_port
 from adapter.sandbox.scraping import PodTarget, PrometheusServer
@@ -124,6 +135,9 @@ class Sandbox:
     services: ServiceProxies
     prometheus: PrometheusServer
     adapter_url: str
+    """Where the adapter process listens."""
+    adapter_service_url: str
+    """The kube-system/metrics-adapter Service's address (a proxy to adapter_url)."""
     adapter_log: Path
     adapter_child: processes.Child
 
@@ -135,10 +149,13 @@ class Sandbox:
                 STAND_IN_NOTICE,
                 f"  API server (stand-in)  {self.apiserver.url}",
                 f"  adapter (serve --hpa)  {self.adapter_url}   log: {self.adapter_log}",
+                f"  adapter's Service      {self.adapter_service_url}   "
+                f"({ADAPTER_NAMESPACE}/{ADAPTER_ACCOUNT})",
                 f"  Prometheus             {self.prometheus.url}   "
                 f"scrape every {self.settings.scrape_interval:g}s",
                 f"  node metrics           {self.kubelet.metrics_url}/metrics/cadvisor",
                 f"  work directory         {work}",
+                "  authorization          RBAC enforced; this kubeconfig is system:masters",
                 "",
                 f"export KUBECONFIG={self.kubeconfig}",
             ]
@@ -160,19 +177,43 @@ async def _wait_adapter(url: str, child: processes.Child, log_path: Path) -> Non
     raise SandboxError(f"the adapter was not ready after 90s; see {log_path}")
 
 
-def _register_api_services(state: ClusterState, url: str) -> None:
+def _adapter_service(state: ClusterState, url: str) -> None:
+    """kube-system/metrics-adapter: a Service without a selector and its Endpoints
+    (the adapter is a process, not a pod), as one would front an external server."""
+    service: dict[str, object] = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": ADAPTER_ACCOUNT, "namespace": ADAPTER_NAMESPACE},
+        "spec": {"ports": [{"name": "https", "port": 443, "protocol": "TCP"}]},
+    }
+    defaults.apply_defaults(GroupResource("", "services"), service, state)
+    state.apply(service)
+    host, _, port = url.split("//", 1)[1].rpartition(":")
     state.apply(
         {
             "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {
-                "name": "metrics-adapter",
-                "namespace": "kube-system",
-                "annotations": {"sandbox.metrics-adapter.io/address": url.split("//", 1)[1]},
-            },
-            "spec": {"ports": [{"name": "https", "port": 443, "protocol": "TCP"}]},
+            "kind": "Endpoints",
+            "metadata": {"name": ADAPTER_ACCOUNT, "namespace": ADAPTER_NAMESPACE},
+            "subsets": [
+                {
+                    "addresses": [{"ip": host}],
+                    "ports": [{"name": "https", "port": int(port), "protocol": "TCP"}],
+                }
+            ],
         }
     )
+
+
+async def _service_address(services: ServiceProxies, namespace: str, name: str) -> str:
+    for _ in range(100):
+        address = services.address(namespace, name)
+        if address is not None:
+            return address
+        await asyncio.sleep(0.05)
+    raise SandboxError(f"the Service {namespace}/{name} got no proxy")
+
+
+def _register_api_services(state: ClusterState, url: str) -> None:
     for group, version in API_SERVICES:
         state.register_api_service(
             APIServiceBackend(group, version, url, insecure_skip_tls_verify=True)
@@ -183,7 +224,11 @@ def _register_api_services(state: ClusterState, url: str) -> None:
                 "kind": "APIService",
                 "metadata": {"name": f"{version}.{group}"},
                 "spec": {
-                    "service": {"name": "metrics-adapter", "namespace": "kube-system", "port": 443},
+                    "service": {
+                        "name": ADAPTER_ACCOUNT,
+                        "namespace": ADAPTER_NAMESPACE,
+                        "port": 443,
+                    },
                     "group": group,
                     "version": version,
                     "insecureSkipTLSVerify": True,
@@ -216,6 +261,8 @@ async def running_sandbox(settings: SandboxSettings) -> AsyncIterator[Sandbox]:
     async with contextlib.AsyncExitStack() as stack:
         apiserver = await stack.enter_async_context(run_apiserver(state, tls=True))
         kubeconfig = apiserver.write_kubeconfig(work / "kubeconfig")
+        adapter_token = "sandbox." + secrets.token_urlsafe(32)
+        bootstrap_rbac(state, adapter_token)
         await stack.enter_async_context(ControllerManager(state))
         kubelet = await stack.enter_async_context(
             Kubelet(state, KubeletSettings(workdir=work, probe_period=settings.probe_period))
@@ -239,7 +286,9 @@ async def running_sandbox(settings: SandboxSettings) -> AsyncIterator[Sandbox]:
 
         config_path = work / "adapter-config.yaml"
         config_path.write_text(adapter_config(settings.rate_window))
-        adapter_kubeconfig = apiserver.write_kubeconfig(work / "adapter" / "kubeconfig")
+        adapter_kubeconfig = apiserver.write_kubeconfig(
+            work / "adapter" / "kubeconfig", token=adapter_token, namespace=ADAPTER_NAMESPACE
+        )
         port = free_port()
         adapter_url = f"https://127.0.0.1:{port}"
         adapter_log = work / "adapter.log"
@@ -260,7 +309,11 @@ async def running_sandbox(settings: SandboxSettings) -> AsyncIterator[Sandbox]:
         child = await processes.spawn(argv, name="adapter", log_file=adapter_log)
         stack.push_async_callback(child.stop, 10.0)
         await _wait_adapter(adapter_url, child, adapter_log)
-        _register_api_services(state, adapter_url)
+        _adapter_service(state, adapter_url)
+        service_url = "https://" + await _service_address(
+            services, ADAPTER_NAMESPACE, ADAPTER_ACCOUNT
+        )
+        _register_api_services(state, service_url)
         yield Sandbox(
             settings=settings,
             state=state,
@@ -270,6 +323,7 @@ async def running_sandbox(settings: SandboxSettings) -> AsyncIterator[Sandbox]:
             services=services,
             prometheus=prometheus,
             adapter_url=adapter_url,
+            adapter_service_url=service_url,
             adapter_log=adapter_log,
             adapter_child=child,
         )

@@ -189,6 +189,24 @@ _POD_FIELDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "status.nominatedNodeName": lambda o: str((o.get("status") or {}).get("nominatedNodeName", "")),
 }
 
+_EVENTS = GroupResource("", "events")
+
+
+def _involved(key: str) -> Callable[[Mapping[str, Any]], str]:
+    return lambda o: str((o.get("involvedObject") or {}).get(key, ""))
+
+
+# pkg/registry/core/event/strategy.go ToSelectableFields: what `kubectl describe` and
+# `kubectl events --for` select events by.
+_EVENT_FIELDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    **{f"involvedObject.{key}": _involved(key) for key in (
+        "kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")},
+    "reason": lambda o: str(o.get("reason", "")),
+    "reportingComponent": lambda o: str(o.get("reportingComponent", "")),
+    "source": lambda o: str((o.get("source") or {}).get("component", "")),
+    "type": lambda o: str(o.get("type", "")),
+}  # fmt: skip
+
 
 def field_predicate(
     info: ResourceInfo, terms: Sequence[FieldTerm], *, custom: bool
@@ -205,6 +223,9 @@ def field_predicate(
             extractors.append((lambda s: s.namespace, term))
         elif info.group_resource == _PODS and term.field in _POD_FIELDS:
             getter = _POD_FIELDS[term.field]
+            extractors.append((lambda s, g=getter: g(s.obj), term))  # type: ignore[misc]
+        elif info.group_resource == _EVENTS and term.field in _EVENT_FIELDS:
+            getter = _EVENT_FIELDS[term.field]
             extractors.append((lambda s, g=getter: g(s.obj), term))  # type: ignore[misc]
         elif custom:
             raise status.bad_request(

@@ -10,6 +10,10 @@ kubelet's annotation). As with kube-proxy's iptables mode the choice is per conn
 is being deleted, gets no new connections. The endpoints are recomputed from the store
 on every Pod or Service change.
 
+A Service without a selector forwards to the addresses of its Endpoints object of the
+same name, as kube-proxy does: that is how the sandbox gives the adapter, which runs as
+a plain process and not a pod, its `kube-system/metrics-adapter` Service address.
+
 Pods and their addresses are the kubelet's (`adapter.sandbox.kubelet`).
 """
 
@@ -32,6 +36,7 @@ log = logging.getLogger(__name__)
 
 SERVICES = GroupResource("", "services")
 PODS = GroupResource("", "pods")
+ENDPOINTS = GroupResource("", "endpoints")
 _CHUNK = 64 * 1024
 
 
@@ -40,7 +45,8 @@ class _Proxy:
     namespace: str
     name: str
     uid: str
-    selector: LabelSelector
+    selector: LabelSelector | None
+    """None: a Service without a selector, whose Endpoints object says where to go."""
     server: asyncio.Server
     port: int
     endpoints: list[tuple[str, int]] = field(default_factory=list)
@@ -66,7 +72,7 @@ class ServiceProxies:
         self._changed = asyncio.Event()
 
     async def __aenter__(self) -> ServiceProxies:
-        for resource in (SERVICES, PODS):
+        for resource in (SERVICES, PODS, ENDPOINTS):
             watcher, _ = self._state.watch(resource, "", lambda _: True, None)
             self._watchers.append(watcher)
             self._tasks.append(
@@ -113,8 +119,12 @@ class ServiceProxies:
         """Bring listeners and endpoints in line with the stored Services and Pods."""
         wanted: dict[tuple[str, str], StoredObject] = {}
         for stored in self._state.scan(SERVICES):
-            selector = (stored.obj.get("spec") or {}).get("selector")
-            if isinstance(selector, dict) and selector:
+            spec = stored.obj.get("spec") or {}
+            selector = spec.get("selector")
+            if (isinstance(selector, dict) and selector) or (
+                spec.get("type", "ClusterIP") != "ExternalName"
+                and self._state.stored(ENDPOINTS, stored.namespace, stored.name) is not None
+            ):
                 wanted[(stored.namespace, stored.name)] = stored
         for key, proxy in list(self._proxies.items()):
             stored_service = wanted.get(key)
@@ -122,13 +132,18 @@ class ServiceProxies:
                 del self._proxies[key]
                 await self._close(proxy)
         for key, stored in wanted.items():
-            selector = LabelSelector.from_set(stored.obj["spec"]["selector"])
+            chosen = stored.obj["spec"].get("selector")
+            selector = LabelSelector.from_set(chosen) if chosen else None
             existing = self._proxies.get(key)
             if existing is None:
                 existing = self._proxies[key] = await self._open(stored, selector)
             proxy = existing
             proxy.selector = selector
-            endpoints = self._ready_endpoints(stored.namespace, selector)
+            endpoints = (
+                self._ready_endpoints(stored.namespace, selector)
+                if selector is not None
+                else self._listed_endpoints(stored.namespace, stored.name)
+            )
             if endpoints != proxy.endpoints:
                 proxy.endpoints = endpoints
                 log.info(
@@ -151,7 +166,18 @@ class ServiceProxies:
             endpoints.append((host, int(port)))
         return endpoints
 
-    async def _open(self, stored: StoredObject, selector: LabelSelector) -> _Proxy:
+    def _listed_endpoints(self, namespace: str, name: str) -> list[tuple[str, int]]:
+        """The ready addresses of the Endpoints object of a Service without a selector."""
+        endpoints: list[tuple[str, int]] = []
+        stored = self._state.stored(ENDPOINTS, namespace, name)
+        obj: dict[str, Any] = stored.obj if stored is not None else {}
+        for subset in obj.get("subsets") or []:
+            ports = [int(port["port"]) for port in subset.get("ports") or [] if "port" in port]
+            for address in subset.get("addresses") or []:
+                endpoints.extend((str(address["ip"]), port) for port in ports[:1])
+        return endpoints
+
+    async def _open(self, stored: StoredObject, selector: LabelSelector | None) -> _Proxy:
         holder: list[_Proxy] = []
 
         async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
