@@ -22,6 +22,7 @@ building and re-matching wire objects at every one of a long window's syncs. Pur
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -42,7 +43,7 @@ from adapter.hpa.sources import DEFAULT_CUSTOM_METRIC_WINDOW
 from adapter.k8s.quantity import Quantity, QuantityFormat
 from adapter.k8s.selectors import LabelSelector
 from adapter.k8s.timefmt import format_go_duration, format_time
-from adapter.providers.values import UnrepresentableValueError, milli_quantity
+from adapter.providers.values import UnrepresentableValueError, check_number
 
 __all__ = [
     "MAIN_CONTAINER",
@@ -51,7 +52,9 @@ __all__ = [
     "StepMetrics",
     "redistribute",
     "served_custom",
+    "served_custom_float",
     "served_resource",
+    "served_resource_float",
 ]
 
 MODEL = (
@@ -74,32 +77,61 @@ _INT64_MAX = 2**63 - 1
 # -- values as the adapter serves them ---------------------------------------------------
 
 
-def served_custom(value: float) -> Quantity | None:
-    """A custom or external sample as the adapter's quantity; None when it has none
-    (NaN, ±Inf, beyond int64 milli-units), which the adapter refuses to serve."""
+def _served_milli(value: float) -> int | None:
+    """A custom or external sample in the adapter's milli-units, or None when it has
+    none (NaN, ±Inf, beyond int64 milli-units), as `adapter.providers.values` checks."""
     try:
-        milli_quantity(value)
+        check_number(value)
     except UnrepresentableValueError:
         return None
-    return Quantity.from_milli(math.trunc(value * 1000.0))
+    milli = math.trunc(value * 1000.0)
+    if not -_INT64_MAX <= milli <= _INT64_MAX:  # float rounding at the very edge
+        return None
+    return milli
+
+
+def served_custom(value: float) -> Quantity | None:
+    """A custom or external sample as the adapter's quantity; None when it has none,
+    which the adapter refuses to serve."""
+    milli = _served_milli(value)
+    return None if milli is None else Quantity.from_milli(milli)
+
+
+def served_custom_float(value: float) -> float | None:
+    """`served_custom(value).as_float()` without building the quantity: reading a
+    week of history converts every sample, and milli/1000 is the same float (both are
+    the correctly rounded quotient)."""
+    milli = _served_milli(value)
+    return None if milli is None else milli / 1000
 
 
 def served_resource(resource: str, value: float) -> Quantity | None:
     """A usage sample as metrics-server writes it (cores to nanocores, bytes), with the
     resource provider's clamp of negatives; None for NaN, ±Inf and what no quantity
     holds, which the adapter leaves out."""
+    whole = _served_units(resource, value)
+    if whole is None:
+        return None
+    if resource == "cpu":
+        return Quantity(Fraction(whole, _NANO), QuantityFormat.DECIMAL_SI)
+    return Quantity(Fraction(whole), QuantityFormat.BINARY_SI)
+
+
+def served_resource_float(resource: str, value: float) -> float | None:
+    """`served_resource(resource, value).as_float()` without building the quantity."""
+    whole = _served_units(resource, value)
+    if whole is None:
+        return None
+    return whole / _NANO if resource == "cpu" else float(whole)
+
+
+def _served_units(resource: str, value: float) -> int | None:
+    """The sample in whole nanocores (cpu) or bytes, clamped at zero; None if none."""
     if math.isnan(value) or math.isinf(value):
         return None
     value = max(value, 0.0)
-    if resource == "cpu":
-        nanocores = math.trunc(value * _NANO)
-        if nanocores > _INT64_MAX:
-            return None
-        return Quantity(Fraction(nanocores, _NANO), QuantityFormat.DECIMAL_SI)
-    octets = math.trunc(value)
-    if octets > _INT64_MAX:
-        return None
-    return Quantity(Fraction(octets), QuantityFormat.BINARY_SI)
+    whole = math.trunc(value * _NANO) if resource == "cpu" else math.trunc(value)
+    return None if whole > _INT64_MAX else whole
 
 
 def redistribute(per_pod_average: float, actual: int | None, simulated: int) -> float | None:
@@ -166,7 +198,9 @@ class PodSet:
 # -- one step's metrics ------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)
 def _selector_text(selector: LabelSelector) -> str:
+    """The key a metric selector is looked up by; cached, as every sync asks again."""
     return str(selector)
 
 

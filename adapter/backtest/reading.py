@@ -260,7 +260,7 @@ class Reader:
                     read,
                     promql,
                     label,
-                    lambda v: _as_float(loadmodel.served_custom(v)),
+                    loadmodel.served_custom_float,
                 )
             if read.type == OBJECT and read.described is not None:
                 described = read.described
@@ -325,7 +325,7 @@ class Reader:
             ) from err
         return self._per_pod(
             read, promql, label,
-            lambda v: _as_float(loadmodel.served_resource(read.name, v)),
+            functools.partial(loadmodel.served_resource_float, read.name),
             container_label=rule.container_label,
         )  # fmt: skip
 
@@ -376,10 +376,6 @@ class Reader:
             metrics[read] = history
         replicas, source = self.replicas(specs[0], given)
         return History(self.window, replicas, source, metrics)
-
-
-def _as_float(quantity: Quantity | None) -> float | None:
-    return None if quantity is None else quantity.as_float()
 
 
 def _escape(text: str) -> str:

@@ -101,6 +101,19 @@ def test_served_values_follow_the_adapter() -> None:
     assert loadmodel.served_resource("memory", float("inf")) is None
 
 
+@given(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(["cpu", "memory"]))
+def test_reading_converts_samples_as_the_served_quantities(value: float, resource: str) -> None:
+    """Reading history keeps floats, not quantities: each must be exactly the served
+    quantity's value (and None exactly where the adapter serves none), or a replay
+    would decide on numbers the live HPA was never shown."""
+    custom = loadmodel.served_custom(value)
+    assert loadmodel.served_custom_float(value) == (None if custom is None else custom.as_float())
+    usage = loadmodel.served_resource(resource, value)
+    assert loadmodel.served_resource_float(resource, value) == (
+        None if usage is None else usage.as_float()
+    )
+
+
 def test_new_pods_are_unready_for_the_readiness_delay_and_newest_go_first() -> None:
     pods = loadmodel.PodSet("shop", {"app": "x"}, (), timedelta(seconds=30))
     pods.seed(2, NOW)
