@@ -12,6 +12,7 @@ differs from the one that ran:
   removes are the newest.
 * A value the live adapter could not have served (no sample, or no replicas to
   redistribute over) is missing, exactly as a failed metrics-API fetch: never a zero.
+  The simulation holds the replicas at such a step (`adapter.backtest.simulation`).
 
 Values are quantized as the adapter serves them (`adapter.providers.values` for custom
 and external metrics, metrics-server's units for resources), so a step can be written
@@ -62,8 +63,8 @@ MODEL = (
     "average x replicas that actually ran) spread evenly over the simulated pods; Object "
     "and External metrics are taken as they were (an AverageValue target divides them by "
     "the simulated count); new pods are unready for the initial readiness delay and the "
-    "newest go first; a step without data holds what the controller holds on a failed "
-    "fetch, never a zero. Limits: load does not react to latency or queueing, all pods "
+    "newest go first; a step where any metric has no data (a gap) holds the replicas, "
+    "never reading the gap as zero. Limits: load does not react to latency or queueing, all pods "
     "carry the same share, pod start-up cost and node capacity are not modelled."
 )
 

@@ -184,6 +184,61 @@ def test_a_gap_holds_the_replicas_and_is_listed(tmp_path: Path) -> None:
     assert all(points[0].value is None for points in run.metrics[5:35])
 
 
+TWO_METRICS = (
+    SPEC
+    + """\
+  - type: Pods
+    pods:
+      metric: {name: queue_wait}
+      target: {type: AverageValue, averageValue: "1"}
+"""
+)
+
+
+def _two_metric_history(
+    tmp_path: Path, rps: Sequence[float | None], wait: Sequence[float | None]
+) -> tuple[BacktestSpec, History]:
+    spec = load_spec_text(tmp_path, TWO_METRICS)
+    window = Window(NOW, NOW + timedelta(seconds=15 * (len(rps) - 1)), 15.0)
+    first, second = metric_reads([spec])
+    histories = {
+        read: MetricHistory(read, "q", per_pod=list(values), values=[None] * len(values))
+        for read, values in ((first, rps), (second, wait))
+    }
+    return spec, History(window, [4] * len(rps), "test", histories)
+
+
+def test_a_gap_in_one_metric_holds_even_when_another_rises(tmp_path: Path) -> None:
+    """contracts/hpa-backtest.md: the simulation holds its replicas in a gap. Upstream's
+    controller would scale up on the metric that still answers (a failed metric only
+    blocks scale-down); the backtest holds instead of deciding on part of the picture."""
+    rising = [0.5] * 5 + [3.0] * 30 + [0.5] * 5
+    spec, history = _two_metric_history(tmp_path, [10.0] * 5 + [None] * 30 + [10.0] * 5, rising)
+    run = simulation.simulate(spec, history, simulation.Settings())
+    assert run.simulated[:35] == [4] * 35, "held through the whole gap"
+    assert not run.events
+    assert [gap.metric for gap in run.gaps] == ["rps"]
+    inside = run.metrics[5:35]
+    assert all(points[0].value is None for points in inside), "the gap is no value, not 0"
+    assert all(points[1].value == "3" for points in inside), "the other metric is shown"
+    assert report.figures(run, 15.0).over_target_seconds == 30 * 15.0, "and counted as risk"
+
+    # The same rising load without the gap scales up at once: the hold is the gap's.
+    spec, history = _two_metric_history(tmp_path, [10.0] * 40, rising)
+    run = simulation.simulate(spec, history, simulation.Settings())
+    assert run.simulated[5] > 4 and run.events[0].time == NOW + timedelta(seconds=75)
+
+
+def test_a_gap_does_not_hold_the_fix_to_min_replicas(tmp_path: Path) -> None:
+    """Below minReplicas the controller sets minReplicas without reading any metric,
+    so a gap (which only withholds metrics) does not stop it."""
+    _, history = _history(tmp_path, [None] * 5 + [10.0] * 5, actual=2)
+    spec = load_spec_text(tmp_path, SPEC.replace("minReplicas: 1", "minReplicas: 3"))
+    run = simulation.simulate(spec, history, simulation.Settings())
+    assert run.simulated[0] == 3 and run.events[0].from_replicas == 2
+    assert run.gaps and run.gaps[0].start == NOW
+
+
 def test_figures(tmp_path: Path) -> None:
     spec, history = _history(tmp_path, [20.0] * 241)
     run = simulation.simulate(spec, history, simulation.Settings())
