@@ -130,9 +130,10 @@ def _served_units(resource: str, value: float) -> int | None:
     """The sample in whole nanocores (cpu) or bytes, clamped at zero; None if none."""
     if math.isnan(value) or math.isinf(value):
         return None
-    value = max(value, 0.0)
-    whole = math.trunc(value * _NANO) if resource == "cpu" else math.trunc(value)
-    return None if whole > _INT64_MAX else whole
+    scaled = max(value, 0.0) * _NANO if resource == "cpu" else max(value, 0.0)
+    if scaled >= 2.0**63:  # beyond int64 (or overflowed to +Inf): no quantity holds it
+        return None
+    return math.trunc(scaled)
 
 
 def redistribute(per_pod_average: float, actual: int | None, simulated: int) -> float | None:

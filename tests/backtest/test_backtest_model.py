@@ -99,6 +99,8 @@ def test_served_values_follow_the_adapter() -> None:
     assert loadmodel.served_resource("cpu", float("nan")) is None
     assert str(loadmodel.served_resource("cpu", 0.25)) == "250m"
     assert loadmodel.served_resource("memory", float("inf")) is None
+    assert loadmodel.served_resource("cpu", 1e300) is None  # nanocores beyond int64
+    assert loadmodel.served_resource("memory", 2.0**63) is None
 
 
 @given(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(["cpu", "memory"]))
@@ -256,3 +258,12 @@ def test_invalid_manifests_name_file_and_field(tmp_path: Path) -> None:
         load_spec_text(tmp_path, SPEC.replace("maxReplicas: 20", "maxReplicas: 0"))
     with pytest.raises(SpecError, match="not valid YAML"):
         load_spec_text(tmp_path, "a: [")
+    with pytest.raises(SpecError, match="not valid YAML"):
+        load_spec_text(tmp_path, "\x1f" + SPEC)
+    # The API server accepts any metric selector; the backtest cannot query a bad one.
+    bad_selector = SPEC.replace(
+        "metric: {name: rps}",
+        "metric: {name: rps, selector: {matchExpressions: [{key: a, operator: Near}]}}",
+    )
+    with pytest.raises(SpecError, match=r"hpa\.spec\.metrics\[0\]\.pods\.metric\.selector"):
+        load_spec_text(tmp_path, bad_selector)
