@@ -45,6 +45,7 @@ from adapter.k8s.quantity import Quantity, QuantityFormat
 from adapter.k8s.selectors import LabelSelector
 from adapter.k8s.timefmt import format_go_duration, format_time
 from adapter.providers.values import UnrepresentableValueError, check_number
+from adapter.settings.backtest import MAIN_CONTAINER
 
 __all__ = [
     "MAIN_CONTAINER",
@@ -68,8 +69,6 @@ MODEL = (
     "carry the same share, pod start-up cost and node capacity are not modelled."
 )
 
-MAIN_CONTAINER = "app"
-"""The container a simulated pod's Resource usage and requests sit on."""
 
 _NANO = 1_000_000_000
 _INT64_MAX = 2**63 - 1

@@ -27,7 +27,6 @@ from typing import Any
 from adapter.backtest import loadmodel
 from adapter.backtest.history import History, MetricHistory
 from adapter.backtest.specs import BacktestSpec, MetricRead, read_for
-from adapter.backtest.window import Window
 from adapter.hpa.model import OBJECT, PODS, RESOURCE
 from adapter.k8s.quantity import Quantity
 from adapter.k8s.resources import GroupResource, RestMapper, UnknownResourceError
@@ -38,6 +37,7 @@ from adapter.rules.config import MetricsDiscoveryConfig
 from adapter.rules.registry import Registry, RegistryBuilder, RuleSet
 from adapter.rules.resources import PODS as POD_RESOURCE
 from adapter.rules.resources import ResourceConverter
+from adapter.settings.backtest import Window
 
 __all__ = ["CHUNK_STEPS", "ReadError", "ReadStats", "Reader", "UnreachableError"]
 

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from adapter.backtest import loadmodel, report, simulation
 from adapter.backtest.history import History, MetricHistory
 from adapter.backtest.specs import BacktestSpec, SpecError, load_spec, metric_reads
-from adapter.backtest.window import Window, WindowError, parse_window
-from adapter.settings import FeatureGates
+from adapter.settings import FeatureGates, Window
+from adapter.settings.fromflags import FlagError, backtest_window
 
 NOW = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
 
@@ -44,10 +44,10 @@ spec:
 
 
 def test_window_takes_rfc3339_and_durations_before_now() -> None:
-    window = parse_window("7d", "0s", "15s", now=NOW)
+    window = backtest_window("7d", "0s", "15s", now=NOW)
     assert window.start == NOW - timedelta(days=7) and window.end == NOW
     assert window.count == 40_321
-    window = parse_window("2026-03-02T10:00:00Z", "2026-03-02T12:00:00+01:00", "1m", now=NOW)
+    window = backtest_window("2026-03-02T10:00:00Z", "2026-03-02T12:00:00+01:00", "1m", now=NOW)
     assert window.end == datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
     assert window.count == 61
 
@@ -63,15 +63,15 @@ def test_window_takes_rfc3339_and_durations_before_now() -> None:
     ],
 )
 def test_window_errors_name_the_flag(start: str, end: str, step: str, flag: str) -> None:
-    with pytest.raises(WindowError, match=flag):
-        parse_window(start, end, step, now=NOW)
+    with pytest.raises(FlagError, match=flag):
+        backtest_window(start, end, step, now=NOW)
 
 
 @given(st.text(max_size=40), st.text(max_size=40), st.text(max_size=12))
 def test_window_flags_never_fail_other_than_window_error(start: str, end: str, step: str) -> None:
-    """The flags come from the user: any text is a window or a WindowError."""
-    with contextlib.suppress(WindowError):
-        parse_window(start, end, step, now=NOW)
+    """The flags come from the user: any text is a window or a FlagError (exit 2)."""
+    with contextlib.suppress(FlagError):
+        backtest_window(start, end, step, now=NOW)
 
 
 def test_window_index_puts_range_samples_on_their_step() -> None:
