@@ -229,24 +229,23 @@ def probe(argv: list[str]) -> None:
     from prometheus_api_client import PrometheusConnect
 
     from adapter import cli
-    from adapter.backtest import command, loadmodel, reading, report, simulation
+    from adapter.backtest import loadmodel, reading, report, simulation
     from adapter.backtest.specs import load_spec, metric_reads
-    from adapter.backtest.window import parse_window
     from adapter.hpa.sync import sync
     from adapter.rules.config import load_config
-    from adapter.settings import ControllerConfig, FeatureGates
+    from adapter.settings import fromflags
 
     args = cli.build_parser().parse_args(["hpa", "backtest", *argv])
     started = time.perf_counter()
-    window = parse_window(args.from_, args.to, args.step)
-    spec = load_spec(args.spec, FeatureGates())
-    rules = load_config(args.config)
-    reader = reading.Reader(PrometheusConnect(url=args.prometheus_url), rules, window)
+    flags = fromflags.backtest_settings(args)
+    window = flags.window
+    assert window is not None and flags.rules_file is not None and flags.prometheus is not None
+    spec = load_spec(flags.specs[0], flags.controller.feature_gates)
+    rules = load_config(flags.rules_file)
+    reader = reading.Reader(PrometheusConnect(url=flags.prometheus.url), rules, window)
     history = reader.history([spec], metric_reads([spec]), None)
     read_done = time.perf_counter()
-    settings = simulation.Settings(
-        config=ControllerConfig(), requests=command._requests(args.pod_requests)
-    )
+    settings = simulation.Settings(config=flags.controller, requests=flags.pod_requests)
     steps: list[simulation.StepInputs] = []
     run = simulation.simulate(
         spec, history, settings, observe=lambda s, _r: steps.append(s) if not steps else None

@@ -1,32 +1,30 @@
-"""`hpa backtest`: flags in, report out, exit codes per contracts/hpa-backtest.md.
+"""`hpa backtest`: settings in, report out, exit codes per contracts/hpa-backtest.md.
 
-Owns the command's flow and I/O contract: read the window and the specs, read history
-from Prometheus (or the decision records with `--records`), replay each spec, and print
-the report (`-o json`, the contract; `-o table`, for people), with `--plot` drawing it.
+Owns the command's flow and I/O contract: read the specs, read history from
+Prometheus (or the decision records with `--records`), replay each spec, and print the
+report (`-o json`, the contract; `-o table`, for people), with `--plot` drawing it.
 Exit status 0 when the report was produced, 2 for invalid input (one line on stderr),
-1 when Prometheus cannot be reached. Long windows print progress on stderr. The
-flags are defined in `adapter.cli`; kube-controller-manager's are read as the loop's
-are (`adapter.settings.fromflags.controller_config`).
+1 when Prometheus cannot be reached. Long windows print progress on stderr. The flags
+are defined in `adapter.cli` and become `BacktestSettings` in
+`adapter.settings.fromflags.backtest_settings` (a bad flag is exit 2 there); this module
+gets the settings, never argparse.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from adapter.backtest import loadmodel, plotting, reading, replay, report, simulation
-from adapter.backtest.loadmodel import MAIN_CONTAINER
 from adapter.backtest.specs import BacktestSpec, SpecError, load_spec, metric_reads
-from adapter.backtest.window import WindowError, parse_window
 from adapter.hpa.model import CONTAINER_RESOURCE, RESOURCE
-from adapter.k8s.quantity import Quantity, QuantityError
+from adapter.k8s.quantity import Quantity
 from adapter.rules.config import ConfigError, load_config
-from adapter.settings import ControllerConfig, fromflags
+from adapter.settings import BacktestPrometheus, BacktestSettings, Window
+from adapter.settings.backtest import MAIN_CONTAINER
 
 __all__ = ["EXIT_INVALID", "EXIT_OK", "EXIT_UNREACHABLE", "run"]
 
@@ -38,34 +36,11 @@ PROGRESS_FROM = 5_000
 
 
 class InputError(ValueError):
-    """A flag the backtest cannot run with; the message names it."""
-
-
-def _requests(items: Sequence[str]) -> dict[str, dict[str, Quantity]]:
-    """`--pod-requests [CONTAINER/]RESOURCE=QUANTITY` into per-container requests."""
-    result: dict[str, dict[str, Quantity]] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        container, slash, resource = key.rpartition("/")
-        if not sep or not resource:
-            raise InputError(f"--pod-requests {item!r}: want [CONTAINER/]RESOURCE=QUANTITY")
-        try:
-            quantity = Quantity.parse(raw)
-        except QuantityError as err:
-            raise InputError(f"--pod-requests {item!r}: {err}") from err
-        result.setdefault(container if slash else MAIN_CONTAINER, {})[resource] = quantity
-    return result
-
-
-def _config(args: argparse.Namespace) -> ControllerConfig:
-    try:
-        return fromflags.controller_config(args)
-    except fromflags.FlagError as err:
-        raise InputError(str(err)) from err
+    """Input the backtest cannot run with, found past the flags; the message names it."""
 
 
 def _check_requests(
-    specs: Sequence[BacktestSpec], requests: dict[str, dict[str, Quantity]]
+    specs: Sequence[BacktestSpec], requests: Mapping[str, Mapping[str, Quantity]]
 ) -> None:
     """Utilization targets divide by the pods' requests, which history does not hold."""
     for spec in specs:
@@ -89,7 +64,7 @@ def _check_requests(
                 )
 
 
-def _connection(args: argparse.Namespace) -> Any:
+def _connection(prometheus: BacktestPrometheus) -> Any:
     try:
         import requests
         from prometheus_api_client import PrometheusConnect
@@ -99,28 +74,24 @@ def _connection(args: argparse.Namespace) -> Any:
             "pip install 'metrics-adapter[analysis]'"
         ) from err
     session = requests.Session()
-    headers: dict[str, str] = {}
-    for item in args.prometheus_header:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InputError(f"--prometheus-header {item!r}: want KEY=VALUE")
-        headers[key] = value
-    if args.prometheus_token_file:
+    headers = dict(prometheus.headers)
+    if prometheus.token_file:
         try:
-            token = Path(args.prometheus_token_file).read_text(encoding="utf-8").strip()
+            token = Path(prometheus.token_file).read_text(encoding="utf-8").strip()
         except OSError as err:
             raise InputError(f"--prometheus-token-file: {err.strerror or err}") from err
         headers["Authorization"] = f"Bearer {token}"
-    if args.prometheus_ca_file:
-        session.verify = args.prometheus_ca_file
-    if args.prometheus_client_tls_cert_file:
-        session.cert = (args.prometheus_client_tls_cert_file, args.prometheus_client_tls_key_file)
+    if prometheus.ca_file:
+        session.verify = prometheus.ca_file
+    if prometheus.client_cert_file:
+        key = prometheus.client_key_file
+        session.cert = (prometheus.client_cert_file, key) if key else prometheus.client_cert_file
     return PrometheusConnect(
-        url=args.prometheus_url,
+        url=prometheus.url,
         headers=headers or None,
         session=session,
-        timeout=args.prometheus_timeout,
-        method=args.prometheus_verb,
+        timeout=prometheus.timeout,
+        method=prometheus.verb,
     )
 
 
@@ -140,66 +111,62 @@ class _Progress:
             self.err.flush()
 
 
-def _runs(args: argparse.Namespace, err: TextIO) -> tuple[Any, list[simulation.SpecRun], str, str]:
-    config = _config(args)
-    gates = config.feature_gates
-    specs = [load_spec(path, gates) for path in [args.spec, *args.compare]]
-    if args.records:
-        runs = [replay.replay_records(args.records, spec) for spec in specs]
-        times = runs[0].times
-        window = parse_window(
-            times[0].strftime("%Y-%m-%dT%H:%M:%SZ"),
-            (times[-1] + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            args.step,
-        )
-        return window, runs, f"--records {args.records}", replay.RECORDS_MODEL
-    if not args.prometheus_url or not args.config:
+def _records_window(times: Sequence[Any], step: float) -> Window:
+    """The span the records cover, in whole seconds, for the report's `window`."""
+    return Window(
+        times[0].replace(microsecond=0),
+        (times[-1] + timedelta(seconds=1)).replace(microsecond=0),
+        step,
+    )
+
+
+def _runs(
+    settings: BacktestSettings, err: TextIO
+) -> tuple[Window, list[simulation.SpecRun], str, str]:
+    config = settings.controller
+    specs = [load_spec(path, config.feature_gates) for path in settings.specs]
+    if settings.records:
+        runs = [replay.replay_records(settings.records, spec) for spec in specs]
+        covered = _records_window(runs[0].times, settings.step)
+        return covered, runs, f"--records {settings.records}", replay.RECORDS_MODEL
+    window, prometheus = settings.window, settings.prometheus
+    if window is None or prometheus is None or settings.rules_file is None:
         raise InputError("--prometheus-url and --config are required (or --records DIR)")
-    if args.from_ is None or args.to is None:
-        raise InputError("--from and --to are required (or --records DIR)")
-    window = parse_window(args.from_, args.to, args.step)
-    requests = _requests(args.pod_requests)
-    _check_requests(specs, requests)
-    if args.replicas is not None and args.replicas < 0:
-        raise InputError(f"--replicas {args.replicas}: must not be negative")
+    _check_requests(specs, settings.pod_requests)
     try:
-        rules = load_config(args.config)
+        rules = load_config(settings.rules_file)
     except ConfigError as error:
         raise InputError(" ".join(str(error).split())) from error
-    reader = reading.Reader(_connection(args), rules, window)
-    history = reader.history(specs, metric_reads(specs), args.replicas)
-    settings = simulation.Settings(
+    reader = reading.Reader(_connection(prometheus), rules, window)
+    history = reader.history(specs, metric_reads(specs), settings.replicas)
+    simulation_settings = simulation.Settings(
         config=config,
-        requests=requests,
+        requests=settings.pod_requests,
         resource_window=timedelta(
             seconds=rules.resource_rules.window_seconds if rules.resource_rules else 60.0
         ),
     )
     runs = [
-        simulation.simulate(spec, history, settings, progress=_Progress(err, spec.name))
+        simulation.simulate(spec, history, simulation_settings, progress=_Progress(err, spec.name))
         for spec in specs
     ]
     return window, runs, history.replicas_source, loadmodel.MODEL
 
 
-def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def run(settings: BacktestSettings, out: TextIO, err: TextIO) -> int:
     try:
-        window, runs, source, model = _runs(args, err)
-        if args.plot:
-            plotting.plot(runs, args.plot)
-    except (SpecError, WindowError, InputError, reading.ReadError, plotting.PlotError) as error:
+        window, runs, source, model = _runs(settings, err)
+        if settings.plot:
+            plotting.plot(runs, settings.plot)
+    except (SpecError, InputError, reading.ReadError, plotting.PlotError) as error:
         err.write(f"hpa backtest: {' '.join(str(error).split())}\n")
         return EXIT_INVALID
     except reading.UnreachableError as error:
         err.write(f"hpa backtest: {' '.join(str(error).split())}\n")
         return EXIT_UNREACHABLE
-    if args.output == "json":
+    if settings.output == "json":
         document = report.document(window, runs, replicas_source=source, model=model)
         out.write(json.dumps(document, ensure_ascii=False) + "\n")
     else:
         out.write(report.table(window, runs, replicas_source=source, model=model))
     return EXIT_OK
-
-
-def main(args: argparse.Namespace) -> int:
-    return run(args, sys.stdout, sys.stderr)

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from adapter.backtest.specs import MetricRead
-from adapter.backtest.window import Window
 from adapter.k8s.quantity import Quantity
+from adapter.settings.backtest import Window
 
 __all__ = ["History", "MetricHistory"]
 

@@ -12,6 +12,7 @@ differs from the one that ran:
   removes are the newest.
 * A value the live adapter could not have served (no sample, or no replicas to
   redistribute over) is missing, exactly as a failed metrics-API fetch: never a zero.
+  The simulation holds the replicas at such a step (`adapter.backtest.simulation`).
 
 Values are quantized as the adapter serves them (`adapter.providers.values` for custom
 and external metrics, metrics-server's units for resources), so a step can be written
@@ -22,6 +23,7 @@ building and re-matching wire objects at every one of a long window's syncs. Pur
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -42,7 +44,8 @@ from adapter.hpa.sources import DEFAULT_CUSTOM_METRIC_WINDOW
 from adapter.k8s.quantity import Quantity, QuantityFormat
 from adapter.k8s.selectors import LabelSelector
 from adapter.k8s.timefmt import format_go_duration, format_time
-from adapter.providers.values import UnrepresentableValueError, milli_quantity
+from adapter.providers.values import UnrepresentableValueError, check_number
+from adapter.settings.backtest import MAIN_CONTAINER
 
 __all__ = [
     "MAIN_CONTAINER",
@@ -51,7 +54,9 @@ __all__ = [
     "StepMetrics",
     "redistribute",
     "served_custom",
+    "served_custom_float",
     "served_resource",
+    "served_resource_float",
 ]
 
 MODEL = (
@@ -59,13 +64,11 @@ MODEL = (
     "average x replicas that actually ran) spread evenly over the simulated pods; Object "
     "and External metrics are taken as they were (an AverageValue target divides them by "
     "the simulated count); new pods are unready for the initial readiness delay and the "
-    "newest go first; a step without data holds what the controller holds on a failed "
-    "fetch, never a zero. Limits: load does not react to latency or queueing, all pods "
+    "newest go first; a step where any metric has no data (a gap) holds the replicas, "
+    "never reading the gap as zero. Limits: load does not react to latency or queueing, all pods "
     "carry the same share, pod start-up cost and node capacity are not modelled."
 )
 
-MAIN_CONTAINER = "app"
-"""The container a simulated pod's Resource usage and requests sit on."""
 
 _NANO = 1_000_000_000
 _INT64_MAX = 2**63 - 1
@@ -74,32 +77,62 @@ _INT64_MAX = 2**63 - 1
 # -- values as the adapter serves them ---------------------------------------------------
 
 
-def served_custom(value: float) -> Quantity | None:
-    """A custom or external sample as the adapter's quantity; None when it has none
-    (NaN, ±Inf, beyond int64 milli-units), which the adapter refuses to serve."""
+def _served_milli(value: float) -> int | None:
+    """A custom or external sample in the adapter's milli-units, or None when it has
+    none (NaN, ±Inf, beyond int64 milli-units), as `adapter.providers.values` checks."""
     try:
-        milli_quantity(value)
+        check_number(value)
     except UnrepresentableValueError:
         return None
-    return Quantity.from_milli(math.trunc(value * 1000.0))
+    milli = math.trunc(value * 1000.0)
+    if not -_INT64_MAX <= milli <= _INT64_MAX:  # float rounding at the very edge
+        return None
+    return milli
+
+
+def served_custom(value: float) -> Quantity | None:
+    """A custom or external sample as the adapter's quantity; None when it has none,
+    which the adapter refuses to serve."""
+    milli = _served_milli(value)
+    return None if milli is None else Quantity.from_milli(milli)
+
+
+def served_custom_float(value: float) -> float | None:
+    """`served_custom(value).as_float()` without building the quantity: reading a
+    week of history converts every sample, and milli/1000 is the same float (both are
+    the correctly rounded quotient)."""
+    milli = _served_milli(value)
+    return None if milli is None else milli / 1000
 
 
 def served_resource(resource: str, value: float) -> Quantity | None:
     """A usage sample as metrics-server writes it (cores to nanocores, bytes), with the
     resource provider's clamp of negatives; None for NaN, ±Inf and what no quantity
     holds, which the adapter leaves out."""
+    whole = _served_units(resource, value)
+    if whole is None:
+        return None
+    if resource == "cpu":
+        return Quantity(Fraction(whole, _NANO), QuantityFormat.DECIMAL_SI)
+    return Quantity(Fraction(whole), QuantityFormat.BINARY_SI)
+
+
+def served_resource_float(resource: str, value: float) -> float | None:
+    """`served_resource(resource, value).as_float()` without building the quantity."""
+    whole = _served_units(resource, value)
+    if whole is None:
+        return None
+    return whole / _NANO if resource == "cpu" else float(whole)
+
+
+def _served_units(resource: str, value: float) -> int | None:
+    """The sample in whole nanocores (cpu) or bytes, clamped at zero; None if none."""
     if math.isnan(value) or math.isinf(value):
         return None
-    value = max(value, 0.0)
-    if resource == "cpu":
-        nanocores = math.trunc(value * _NANO)
-        if nanocores > _INT64_MAX:
-            return None
-        return Quantity(Fraction(nanocores, _NANO), QuantityFormat.DECIMAL_SI)
-    octets = math.trunc(value)
-    if octets > _INT64_MAX:
+    scaled = max(value, 0.0) * _NANO if resource == "cpu" else max(value, 0.0)
+    if scaled >= 2.0**63:  # beyond int64 (or overflowed to +Inf): no quantity holds it
         return None
-    return Quantity(Fraction(octets), QuantityFormat.BINARY_SI)
+    return math.trunc(scaled)
 
 
 def redistribute(per_pod_average: float, actual: int | None, simulated: int) -> float | None:
@@ -166,7 +199,9 @@ class PodSet:
 # -- one step's metrics ------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)
 def _selector_text(selector: LabelSelector) -> str:
+    """The key a metric selector is looked up by; cached, as every sync asks again."""
     return str(selector)
 
 

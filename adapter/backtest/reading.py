@@ -27,7 +27,6 @@ from typing import Any
 from adapter.backtest import loadmodel
 from adapter.backtest.history import History, MetricHistory
 from adapter.backtest.specs import BacktestSpec, MetricRead, read_for
-from adapter.backtest.window import Window
 from adapter.hpa.model import OBJECT, PODS, RESOURCE
 from adapter.k8s.quantity import Quantity
 from adapter.k8s.resources import GroupResource, RestMapper, UnknownResourceError
@@ -38,6 +37,7 @@ from adapter.rules.config import MetricsDiscoveryConfig
 from adapter.rules.registry import Registry, RegistryBuilder, RuleSet
 from adapter.rules.resources import PODS as POD_RESOURCE
 from adapter.rules.resources import ResourceConverter
+from adapter.settings.backtest import Window
 
 __all__ = ["CHUNK_STEPS", "ReadError", "ReadStats", "Reader", "UnreachableError"]
 
@@ -260,7 +260,7 @@ class Reader:
                     read,
                     promql,
                     label,
-                    lambda v: _as_float(loadmodel.served_custom(v)),
+                    loadmodel.served_custom_float,
                 )
             if read.type == OBJECT and read.described is not None:
                 described = read.described
@@ -325,7 +325,7 @@ class Reader:
             ) from err
         return self._per_pod(
             read, promql, label,
-            lambda v: _as_float(loadmodel.served_resource(read.name, v)),
+            functools.partial(loadmodel.served_resource_float, read.name),
             container_label=rule.container_label,
         )  # fmt: skip
 
@@ -376,10 +376,6 @@ class Reader:
             metrics[read] = history
         replicas, source = self.replicas(specs[0], given)
         return History(self.window, replicas, source, metrics)
-
-
-def _as_float(quantity: Quantity | None) -> float | None:
-    return None if quantity is None else quantity.as_float()
 
 
 def _escape(text: str) -> str:

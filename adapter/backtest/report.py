@@ -14,8 +14,8 @@ from typing import Any
 
 from adapter.backtest.loadmodel import MODEL
 from adapter.backtest.simulation import SpecRun
-from adapter.backtest.window import Window
 from adapter.k8s.timefmt import format_time
+from adapter.settings.backtest import Window
 
 __all__ = ["Figures", "document", "figures", "table"]
 

@@ -178,6 +178,17 @@ class _GapTracker:
         return sorted(self.closed, key=lambda gap: (gap.start, gap.metric))
 
 
+_READS_METRICS = frozenset({"metrics", "metrics-failed", "scale-from-zero"})
+"""Sync paths that decide on metrics; the others (replicas outside [min, max], scaling
+disabled at zero) read none, so a gap does not hold them."""
+
+
+def _held(result: SyncResult, replicas: int) -> SyncResult:
+    """The sync's result as the replay keeps it at a held step: its metric statuses
+    (what the timeline shows), with the replica count unchanged."""
+    return replace(result, desired_replicas=replicas, rescale=False)
+
+
 def _step_metrics(
     spec: BacktestSpec,
     reads: list[tuple[MetricSpec, MetricRead, MetricHistory]],
@@ -272,8 +283,17 @@ def simulate(
             observe(StepInputs(now, spec, hpa, scale, step, memory, settings.config), result)
         for position, absent in enumerate(missing):
             gaps.note(position, now, absent)
-        memory = result.memory
-        hpa = replace(hpa, status=result.status)
+        if any(missing) and result.explanation.path in _READS_METRICS:
+            # A gap in any metric holds the replicas (contracts/hpa-backtest.md): the
+            # step's decision is not taken, and the controller remembers nothing of it
+            # -- what a sync does when its only metric fails. Upstream would still
+            # scale up on the metrics that answered; a backtest must not invent a
+            # decision on a partial picture of the past. The sync still ran, so the
+            # timeline shows the metrics that had data.
+            result = _held(result, replicas)
+        else:
+            memory = result.memory
+            hpa = replace(hpa, status=result.status)
         if result.desired_replicas != replicas:
             run.events.append(
                 Event(

@@ -28,6 +28,7 @@ from adapter.hpa.model import (
     MetricTarget,
 )
 from adapter.hpa.sources import selector_from_spec
+from adapter.k8s.selectors import SelectorError
 from adapter.settings import FeatureGates
 
 __all__ = ["BacktestSpec", "MetricRead", "SpecError", "load_spec", "metric_reads"]
@@ -98,7 +99,20 @@ def load_spec(path: str, gates: FeatureGates) -> BacktestSpec:
         raise SpecError(f"{path}: {' '.join(str(err).split())}") from err
     if not hpa.namespace:
         raise SpecError(f"{path}: hpa.metadata.namespace: Required value")
+    for index, metric in enumerate(hpa.spec.metrics):
+        # The API server accepts any metric selector (the controller fails on a bad one
+        # at every sync); a backtest cannot read history for it, so it is refused here.
+        try:
+            read_for(metric)
+        except SelectorError as err:
+            field = _SOURCE_FIELDS.get(metric.type, metric.type)
+            raise SpecError(
+                f"{path}: hpa.spec.metrics[{index}].{field}.metric.selector: {err}"
+            ) from err
     return BacktestSpec(path, hpa, manifest)
+
+
+_SOURCE_FIELDS = {PODS: "pods", OBJECT: "object", EXTERNAL: "external"}
 
 
 def _selector(spec_selector: Any) -> str:

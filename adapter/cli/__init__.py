@@ -13,13 +13,13 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, TextIO
 
 from adapter import __version__
 from adapter.cli import apiserverflags, argtypes, logs, loopflags, sandboxflags, serveflags
 from adapter.settings import fromflags
 
-__all__ = ["EXIT_FLAGS", "build_parser", "main"]
+__all__ = ["EXIT_FLAGS", "backtest", "build_parser", "main"]
 
 EXIT_FLAGS: Final = 2
 """A flag value or combination the process cannot run with, as argparse's own exit."""
@@ -182,14 +182,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_FLAGS
         return asyncio.run(running.run_command(run_settings))
     if args.command == "hpa" and args.hpa_command == "backtest":
-        from adapter.backtest import command
-
-        return command.main(args)
+        return backtest(args, sys.stdout, sys.stderr)
     if args.command == "hpa":
         from adapter.hpa import evaluate
 
         return evaluate.evaluate_files(args.files, sys.stdout, sys.stderr)
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def backtest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`hpa backtest`: its flags as settings (a bad one is one line and exit 2), then
+    the command, whose exit codes follow contracts/hpa-backtest.md."""
+    from adapter.backtest import command
+
+    try:
+        settings = fromflags.backtest_settings(args)
+    except fromflags.FlagError as error:
+        err.write(f"hpa backtest: {' '.join(str(error).split())}\n")
+        return EXIT_FLAGS
+    return command.run(settings, out, err)
 
 
 def _warn_ignored(args: argparse.Namespace) -> None:

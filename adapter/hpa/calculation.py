@@ -317,13 +317,20 @@ class ReplicaCalculator:
         self._delay_of_initial_readiness_status = delay_of_initial_readiness_status
         self._now = now
         self._pod_level_resources = pod_level_resources
+        self._listed: tuple[str, LabelSelector, tuple[Pod, ...]] | None = None
 
-    def _list_pods(self, namespace: str, selector: LabelSelector) -> list[Pod]:
-        return [
+    def _list_pods(self, namespace: str, selector: LabelSelector) -> tuple[Pod, ...]:
+        # Every metric of a sync lists by the same selector: match the pods once.
+        listed = self._listed
+        if listed is not None and listed[0] == namespace and listed[1] is selector:
+            return listed[2]
+        pods = tuple(
             pod
             for pod in self._pods
             if pod.namespace in ("", namespace) and selector.matches(pod.labels)
-        ]
+        )
+        self._listed = (namespace, selector, pods)
+        return pods
 
     # -- resource metrics -------------------------------------------------------------
 
@@ -657,14 +664,22 @@ class ReplicaCalculator:
         self, pods: Sequence[Pod], container: str, resource: str
     ) -> dict[str, int]:
         requests: dict[str, int] = {}
+        # Pods of one workload usually share their container specs (the same objects
+        # when they come from one template); sum each set of containers once.
+        summed: dict[tuple[int, int], int] = {}
         for pod in pods:
             use_pod_level = (
                 self._pod_level_resources and _pod_level_requests_set(pod) and container == ""
             )
             if use_pod_level:
                 requests[pod.name] = _pod_level_request(pod, resource)
-            else:
-                requests[pod.name] = _container_requests(pod, container, resource)
+                continue
+            key = (id(pod.containers), id(pod.init_containers))
+            request = summed.get(key)
+            if request is None:
+                request = _container_requests(pod, container, resource)
+                summed[key] = request
+            requests[pod.name] = request
         return requests
 
 

@@ -10,7 +10,6 @@ runbooks match on them. Which condition is set when is `adapter.hpa.sync`'s busi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from adapter.hpa.model import HPACondition
@@ -57,14 +56,14 @@ def set_condition(
     updated = list(conditions)
     for index, existing in enumerate(updated):
         if existing.type == condition_type:
-            transition = existing.last_transition_time if existing.status == status else now
-            updated[index] = replace(
-                existing,
-                status=status,
-                reason=reason,
-                message=message,
-                last_transition_time=transition,
-            )
+            if existing.status == status:
+                if existing.reason == reason and existing.message == message:
+                    # Unchanged: the same value (a sync sets several such every time).
+                    return tuple(updated)
+                transition = existing.last_transition_time
+            else:
+                transition = now
+            updated[index] = HPACondition(condition_type, status, reason, message, transition)
             return tuple(updated)
     updated.append(HPACondition(condition_type, status, reason, message, now))
     return tuple(updated)

@@ -17,6 +17,7 @@ response that is absent, or holds no matching item, is an unavailable metric.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -95,8 +96,13 @@ def parse_label_selector_spec(value: Any, path: str) -> LabelSelectorSpec:
     return LabelSelectorSpec(tuple(sorted(labels.items())), tuple(expressions))
 
 
+@functools.lru_cache(maxsize=1024)
 def selector_from_spec(selector: LabelSelectorSpec | None) -> LabelSelector:
-    """metav1.LabelSelectorAsSelector; raises SelectorError for an invalid selector."""
+    """metav1.LabelSelectorAsSelector; raises SelectorError for an invalid selector.
+
+    Cached: both are immutable values, and every sync converts each metric's selector
+    (an invalid one raises, which is not cached, so it fails the same way each time).
+    """
     if selector is None:
         return LabelSelector.from_api(None)
     return LabelSelector.from_api(selector.to_wire())

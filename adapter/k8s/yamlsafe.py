@@ -247,7 +247,11 @@ def load(
     keys are flattened into the tree by construction), for checks on the text such as
     duplicate keys.
     """
-    instance = loader(text)
+    try:
+        # The reader refuses control characters as it is built: inside the try too.
+        instance = loader(text)
+    except yaml.YAMLError as err:
+        raise DocumentError(_one_line(err)) from err
     try:
         node = instance.get_single_node()
         if node is None:

@@ -2,23 +2,34 @@
 
 The CLI layer (`adapter.cli`) defines the flags and parses single values (durations,
 booleans, sizes); this module turns the parsed namespace into `Settings`,
-`HPASettings` and `HPARunSettings`, refusing combinations the process cannot run with
-(`FlagError`, exit status 2, the message naming the flag). A value type that can check
-itself does so when made (`LeaderElectionSettings`, `PrometheusSettings`); this module
-only names the flag in its complaint.
+`HPASettings`, `HPARunSettings` and `BacktestSettings`, refusing combinations the
+process cannot run with (`FlagError`, exit status 2, the message naming the flag). A
+value type that can check itself does so when made (`LeaderElectionSettings`,
+`PrometheusSettings`); this module only names the flag in its complaint.
 """
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
-from datetime import timedelta
-from typing import Final
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Final, Literal
 
 from adapter.cluster.leaderelection import TimingError
+from adapter.k8s import timefmt
+from adapter.k8s.quantity import Quantity, QuantityError
 from adapter.k8s.selectors import LabelSelector, SelectorError
 from adapter.prometheus.errors import PrometheusConfigError
 from adapter.prometheus.settings import PrometheusSettings, parse_header_flags
+from adapter.settings.backtest import (
+    MAIN_CONTAINER,
+    MAX_STEPS,
+    BacktestPrometheus,
+    BacktestSettings,
+    Window,
+)
 from adapter.settings.hpa import (
     ControllerConfig,
     FeatureGates,
@@ -43,6 +54,8 @@ from adapter.settings.tools import RulesToolSettings
 __all__ = [
     "FEATURE_GATES",
     "FlagError",
+    "backtest_settings",
+    "backtest_window",
     "controller_config",
     "feature_gates",
     "hpa_run_settings",
@@ -333,4 +346,129 @@ def rules_tool_settings(args: argparse.Namespace) -> RulesToolSettings:
         output=getattr(args, "output", "text"),
         path=getattr(args, "path", ""),
         objects=tuple(name for name in getattr(args, "objects", "").split(",") if name),
+    )
+
+
+# -- hpa backtest ---------------------------------------------------------------------
+
+
+def backtest_settings(args: argparse.Namespace, *, now: datetime | None = None) -> BacktestSettings:
+    """`hpa backtest`'s flags as BacktestSettings. With `--records` the history comes
+    from the records, so the window, Prometheus and pod flags are not read (as before
+    they existed); without it they are required."""
+    controller = controller_config(args)
+    specs = (args.spec, *args.compare)
+    output: Literal["json", "table"] = "json" if args.output == "json" else "table"
+    if args.records:
+        return BacktestSettings(
+            specs=specs,
+            controller=controller,
+            step=_backtest_step(args.step),
+            output=output,
+            plot=args.plot,
+            records=args.records,
+        )
+    if not args.prometheus_url or not args.config:
+        raise FlagError("--prometheus-url and --config are required (or --records DIR)")
+    if args.from_ is None or args.to is None:
+        raise FlagError("--from and --to are required (or --records DIR)")
+    window = backtest_window(args.from_, args.to, args.step, now=now)
+    requests = _pod_requests(args.pod_requests)
+    if args.replicas is not None and args.replicas < 0:
+        raise FlagError(f"--replicas {args.replicas}: must not be negative")
+    return BacktestSettings(
+        specs=specs,
+        controller=controller,
+        step=window.step,
+        output=output,
+        plot=args.plot,
+        window=window,
+        rules_file=args.config,
+        prometheus=_backtest_prometheus(args),
+        replicas=args.replicas,
+        pod_requests=requests,
+    )
+
+
+def backtest_window(start: str, end: str, step: str, *, now: datetime | None = None) -> Window:
+    """`--from`, `--to` (RFC 3339, or a Prometheus duration before now: `7d`, `90m`) and
+    `--step`; times are cut to whole seconds."""
+    clock = (now or datetime.now(UTC)).replace(microsecond=0)
+    begin = _moment(start, "--from", clock).replace(microsecond=0)
+    finish = _moment(end, "--to", clock).replace(microsecond=0)
+    seconds = _backtest_step(step)
+    if finish <= begin:
+        raise FlagError(
+            f"--from {timefmt.format_time(begin)} is not before --to {timefmt.format_time(finish)}"
+        )
+    window = Window(begin, finish, seconds)
+    if window.count > MAX_STEPS:
+        raise FlagError(
+            f"the window holds {window.count} steps of {step}; at most {MAX_STEPS} are replayed"
+        )
+    return window
+
+
+def _moment(text: str, flag: str, now: datetime) -> datetime:
+    try:
+        return timefmt.parse_time(text)
+    except ValueError:
+        pass
+    try:
+        seconds = timefmt.parse_prometheus_duration(text)
+    except ValueError as err:
+        raise FlagError(
+            f"{flag} {text!r}: neither an RFC 3339 time nor a duration before now ({err})"
+        ) from err
+    return now - timedelta(seconds=seconds)
+
+
+def _backtest_step(step: str) -> float:
+    """`--step`: a Go or Prometheus duration, whole seconds, at least 1s."""
+    try:
+        seconds = timefmt.parse_go_duration(step)
+    except ValueError:
+        try:
+            seconds = timefmt.parse_prometheus_duration(step)
+        except ValueError as err:
+            raise FlagError(f"--step {step!r}: not a duration ({err})") from err
+    if seconds < 1 or not math.isclose(seconds, round(seconds)):
+        raise FlagError(f"--step {step!r}: must be a whole number of seconds, at least 1s")
+    return float(round(seconds))
+
+
+def _pod_requests(items: Sequence[str]) -> dict[str, dict[str, Quantity]]:
+    """`--pod-requests [CONTAINER/]RESOURCE=QUANTITY` into per-container requests."""
+    result: dict[str, dict[str, Quantity]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        container, slash, resource = key.rpartition("/")
+        if not sep or not resource:
+            raise FlagError(f"--pod-requests {item!r}: want [CONTAINER/]RESOURCE=QUANTITY")
+        try:
+            quantity = Quantity.parse(raw)
+        except QuantityError as err:
+            raise FlagError(f"--pod-requests {item!r}: {err}") from err
+        result.setdefault(container if slash else MAIN_CONTAINER, {})[resource] = quantity
+    return result
+
+
+def _backtest_prometheus(args: argparse.Namespace) -> BacktestPrometheus:
+    """The `--prometheus-*` flags the backtest's client honours (URL, verb, headers,
+    bearer token file, CA, client certificate, timeout)."""
+    headers: list[tuple[str, str]] = []
+    for item in args.prometheus_header:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise FlagError(f"--prometheus-header {item!r}: want KEY=VALUE")
+        headers.append((key, value))
+    return BacktestPrometheus(
+        url=args.prometheus_url,
+        verb=args.prometheus_verb,
+        headers=tuple(headers),
+        token_file=args.prometheus_token_file or None,
+        ca_file=args.prometheus_ca_file or None,
+        client_cert_file=args.prometheus_client_tls_cert_file or None,
+        client_key_file=args.prometheus_client_tls_key_file,
+        timeout=args.prometheus_timeout,
     )

@@ -25,15 +25,14 @@ from prometheus_api_client import PrometheusConnect
 from support.prometheus import PrometheusProcess, SeriesData, free_port
 
 from adapter import cli
-from adapter.backtest import command, reading, simulation
+from adapter.backtest import reading, simulation
 from adapter.backtest.specs import load_spec, metric_reads
-from adapter.backtest.window import parse_window
 from adapter.hpa import snapshot
 from adapter.hpa.sync import SyncResult
 from adapter.k8s.quantity import Quantity
 from adapter.k8s.timefmt import format_time
 from adapter.rules.config import load_config
-from adapter.settings import ControllerConfig, FeatureGates
+from adapter.settings import ControllerConfig, FeatureGates, fromflags
 
 SPEC = """\
 apiVersion: autoscaling/v2
@@ -98,7 +97,7 @@ def _times(prom: PrometheusProcess) -> tuple[str, str]:
 def _cli(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     args = cli.build_parser().parse_args(["hpa", "backtest", *argv])
-    status = command.run(args, out, err)
+    status = cli.backtest(args, out, err)
     return status, out.getvalue(), err.getvalue()
 
 
@@ -111,7 +110,7 @@ def test_each_sync_decides_what_hpa_evaluate_decides(
     history_prometheus: PrometheusProcess, files: dict[str, str]
 ) -> None:
     start, end = _times(history_prometheus)
-    window = parse_window(start, end, f"{STEP}s")
+    window = fromflags.backtest_window(start, end, f"{STEP}s")
     spec = load_spec(files["three"], FeatureGates())
     reader = reading.Reader(
         PrometheusConnect(url=history_prometheus.url), load_config(files["rules"]), window
@@ -209,7 +208,7 @@ def test_records_replay_reproduces_the_loop_and_applies_a_changed_spec(
     """Records written for every sync of a run replay to the same decisions with the
     same spec, and to fewer rescales with a longer scale-down window."""
     start, end = _times(history_prometheus)
-    window = parse_window(start, end, f"{STEP}s")
+    window = fromflags.backtest_window(start, end, f"{STEP}s")
     spec = load_spec(files["web"], FeatureGates())
     reader = reading.Reader(
         PrometheusConnect(url=history_prometheus.url), load_config(files["rules"]), window

@@ -6,9 +6,12 @@ in quantity_test.go whose cases it restates.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from adapter.k8s.quantity import (
     ERR_FORMAT_WRONG,
@@ -332,6 +335,18 @@ def test_milli_value_and_value(text: str, milli: int, whole: int) -> None:
     quantity = Quantity.parse(text)
     assert quantity.milli_value() == milli
     assert quantity.value_int() == whole
+
+
+@given(st.fractions(), st.sampled_from(list(QuantityFormat)))
+def test_milli_value_and_value_round_exactly_away_from_zero(
+    value: Fraction, fmt: QuantityFormat
+) -> None:
+    """The accessors work on integers for speed; they must round as exact arithmetic
+    does (MilliValue/Value: away from zero), for any rational, either sign."""
+    quantity = Quantity(value, fmt)
+    milli = value * 1000
+    assert quantity.milli_value() == (math.ceil(milli) if milli >= 0 else math.floor(milli))
+    assert quantity.value_int() == (math.ceil(value) if value >= 0 else math.floor(value))
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,14 @@ def test_errors_are_one_line_with_a_position() -> None:
     assert "line " in message
 
 
+@pytest.mark.parametrize("text", ["\x1fa: 1", "a: b\x00", "a: \x7f"])
+def test_control_characters_are_a_document_error(text: str) -> None:
+    """PyYAML's reader refuses them while it is built, before any parsing: still one
+    DocumentError, not a YAML exception escaping to the caller."""
+    with pytest.raises(yamlsafe.DocumentError, match="special characters are not allowed"):
+        yamlsafe.load(text)
+
+
 def test_same_values_as_safe_load_for_the_shipped_configs() -> None:
     files = [ROOT / "config" / "default.yaml", *sorted((ROOT / "config" / "examples").glob("*"))]
     assert len(files) > 2
