@@ -248,10 +248,13 @@ def _rss_mib() -> float:
 
 
 @pytest.mark.slow
-async def test_one_million_series_stream_in_little_memory(
+async def test_a_quarter_million_series_stream_in_little_memory(
     prometheus_factory: Callable[..., PrometheusProcess],
 ) -> None:
-    count = 1_000_000
+    """Scale runs belong to benchmarks/discovery.py (1M series: 49 MiB peak streamed vs
+    944 MiB for the whole body); here enough series that loading the answer whole would
+    add about 240 MiB, so a regression to it fails the bound below."""
+    count = 250_000
     samples = [(-60.0, 1.0), (-30.0, 2.0), (0.0, 3.0)]
 
     def generate() -> Iterator[Series]:
@@ -278,12 +281,11 @@ async def test_one_million_series_stream_in_little_memory(
             peak = max(peak, _rss_mib())
     elapsed = time.monotonic() - started
     print(
-        f"\n1M series: promtool {process.promtool_seconds:.1f}s, startup "
+        f"\n{count} series: promtool {process.promtool_seconds:.1f}s, startup "
         f"{process.startup_seconds:.1f}s, streamed in {elapsed:.1f}s, rss {before:.0f} -> "
         f"peak {peak:.0f} MiB (maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10})"
     )
     assert seen == count
     assert names == {"container_cpu_usage_seconds_total"}
-    # What streaming adds to the process, whatever else the test session holds
-    # (loading the whole answer would add about 900 MiB: benchmarks/discovery.py).
-    assert peak - before < 200
+    # What streaming adds to the process, whatever else the test session holds.
+    assert peak - before < 100
