@@ -121,13 +121,15 @@ class DemoResult:
 
 # -- the view: `kubectl get hpa -w` ------------------------------------------------------
 #
-# The stand-in does not stream Table rows on a watch yet, so the demo cannot run the real
-# `kubectl get hpa -w`; it prints what that command prints instead: the cells come from
-# the stand-in's own Table for HPAs (the one `kubectl get hpa` shows, TARGETS as
+# The demo prints what `kubectl get hpa -w` prints rather than running it, because the
+# same read of each HPA also feeds the plot's samples and the end-of-demo checks: the
+# cells come from the stand-in's own Table for HPAs (the one `kubectl get hpa` and, since
+# the stand-in streams Table rows on watches, `kubectl get hpa -w` show, TARGETS as
 # kube-apiserver's printer formats them), laid out as kubectl's tabwriter does (a column
 # is its widest cell plus three spaces, at least six; the last one unpadded). As with
 # `-w`, the header and the first rows are aligned together and every later row is
-# flushed on its own, with widths of its own.
+# flushed on its own, with widths of its own. Run the real command beside it with the
+# sandbox's kubeconfig to compare.
 
 
 def hpa_row(hpa: dict[str, Any], now: datetime) -> tuple[str, ...]:
@@ -389,7 +391,8 @@ async def run_demo(settings: DemoSettings, out: TextIO = sys.stdout) -> DemoResu
         recorder = _Recorder(sandbox, settings, out)
         print(
             f"\n$ kubectl -n {NAMESPACE} get hpa -w   (a row when it changes; printed by the "
-            "demo\n  in kubectl's layout: the stand-in does not stream Table rows to -w yet)",
+            "demo\n  in kubectl's layout from the same Table rows, as it also samples them "
+            "for the plot)",
             file=out,
         )
         sampling = asyncio.create_task(recorder.run(), name="demo-sampler")
