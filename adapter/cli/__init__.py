@@ -167,11 +167,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sandbox":
         from adapter.sandbox import onemachine
 
-        return asyncio.run(onemachine.sandbox_command(args))
+        try:
+            sandbox_settings = fromflags.sandbox_settings(args)
+        except fromflags.FlagError as err:
+            print(f"sandbox: {err}", file=sys.stderr)
+            return EXIT_FLAGS
+        return asyncio.run(onemachine.sandbox_command(sandbox_settings))
     if args.command == "demo":
         from adapter.sandbox import demo
 
-        return asyncio.run(demo.demo_command(args))
+        return asyncio.run(demo.demo_command(fromflags.demo_settings(args)))
     if args.command == "hpa" and args.hpa_command == "run":
         from adapter.hpa import running
 

@@ -21,7 +21,6 @@ Ctrl-C, or after a failure (`processes`).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -50,6 +49,7 @@ from adapter.sandbox.onemachine import (
     SandboxSettings,
     running_sandbox,
 )
+from adapter.settings.sandbox import DemoCommandSettings
 
 __all__ = ["DemoResult", "DemoSettings", "demo_command", "run_demo"]
 
@@ -554,7 +554,7 @@ async def _replay(records: list[Path], out: TextIO) -> tuple[Path, dict[str, Any
     return None
 
 
-async def demo_command(args: argparse.Namespace) -> int:
+async def demo_command(args: DemoCommandSettings) -> int:
     logging.getLogger("adapter.sandbox").setLevel(logging.WARNING)  # the view is the output
     output = Path(args.output).resolve()
     if output.exists():

@@ -28,7 +28,6 @@ drives a running sandbox.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -55,6 +54,7 @@ from adapter.sandbox.kubelet import Kubelet, KubeletSettings, free_port
 from adapter.sandbox.scraping import PodTarget, PrometheusServer
 from adapter.sandbox.services import ServiceProxies
 from adapter.sandbox.store import APIServiceBackend, ClusterState
+from adapter.settings.sandbox import SandboxCommandSettings
 
 __all__ = ["Sandbox", "SandboxSettings", "adapter_config", "running_sandbox", "sandbox_command"]
 
@@ -329,7 +329,8 @@ async def running_sandbox(settings: SandboxSettings) -> AsyncIterator[Sandbox]:
         )
 
 
-async def sandbox_command(args: argparse.Namespace) -> int:
+async def sandbox_command(args: SandboxCommandSettings) -> int:
+    """`python -m adapter sandbox`: up until Ctrl-C; 1 when a part cannot start."""
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="metrics-adapter-sandbox-"))
     settings = SandboxSettings(
         workdir=workdir, scrape_interval=args.scrape_interval, verbosity=args.verbosity

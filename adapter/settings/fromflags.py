@@ -39,6 +39,7 @@ from adapter.settings.hpa import (
     Mode,
     RecordSettings,
 )
+from adapter.settings.sandbox import DemoCommandSettings, SandboxCommandSettings
 from adapter.settings.serving import (
     ApiGroups,
     AuthenticationSettings,
@@ -57,12 +58,14 @@ __all__ = [
     "backtest_settings",
     "backtest_window",
     "controller_config",
+    "demo_settings",
     "feature_gates",
     "hpa_run_settings",
     "hpa_settings",
     "ignored_flags",
     "parse_bool",
     "rules_tool_settings",
+    "sandbox_settings",
     "serve_settings",
 ]
 
@@ -347,6 +350,20 @@ def rules_tool_settings(args: argparse.Namespace) -> RulesToolSettings:
         path=getattr(args, "path", ""),
         objects=tuple(name for name in getattr(args, "objects", "").split(",") if name),
     )
+
+
+def sandbox_settings(args: argparse.Namespace) -> SandboxCommandSettings:
+    """`sandbox`'s flags."""
+    if args.scrape_interval <= 0:
+        raise FlagError("--scrape-interval: must be positive")
+    return SandboxCommandSettings(
+        workdir=args.workdir, scrape_interval=args.scrape_interval, verbosity=args.verbosity
+    )
+
+
+def demo_settings(args: argparse.Namespace) -> DemoCommandSettings:
+    """`demo`'s flags."""
+    return DemoCommandSettings(output=args.output, short=args.short)
 
 
 # -- hpa backtest ---------------------------------------------------------------------

@@ -218,8 +218,9 @@ async def test_describe_shows_metrics_conditions_and_the_rescale_event(sandbox: 
         last[0] = result.stdout + result.stderr
         return result.stdout if "SuccessfulRescale" in result.stdout else ""
 
-    shown = await _until(rescaled, timeout=60)
-    assert shown, f"no SuccessfulRescale event after 60s:\n{last[0]}"
+    # Generous: on a loaded machine metrics arrive late; a pass returns as soon as it can.
+    shown = await _until(rescaled, timeout=180)
+    assert shown, f"no SuccessfulRescale event after 180s:\n{last[0]}"
     assert re.search(r"^Reference:\s+Deployment/myblog$", shown, re.M), shown
     assert re.search(r"^Metrics:\s+\( current / target \)$", shown, re.M), shown
     assert re.search(
