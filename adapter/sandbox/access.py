@@ -2,8 +2,10 @@
 
 Owns the sandbox API server's authentication (static bearer tokens, anonymous requests)
 and authorization (rules in the shape of RBAC PolicyRules bound to users and groups,
-`system:masters` allowed everything), and the Forbidden wording the real server uses,
-so a client denied `list pods` here reads the same error it would read from a cluster.
+`system:masters` allowed everything), and impersonation. The caller, the request's
+attributes and the Forbidden wording the real server uses are `adapter.k8s.access`'s,
+shared with the adapter's own authorization, so a client denied `list pods` here reads
+the same error it would read from a cluster.
 Turning a request into attributes is `adapter.sandbox.apiserver`'s job.
 """
 
@@ -14,36 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from adapter.k8s import gostrings, status
+from adapter.k8s.access import Attributes, UserInfo
 
 ANONYMOUS = "system:anonymous"
 MASTERS = "system:masters"
 
 
-@dataclass(frozen=True, slots=True)
-class UserInfo:
-    """An authenticated (or anonymous) caller, as `user.Info`."""
-
-    name: str
-    groups: tuple[str, ...] = ()
-    uid: str = ""
-
-
 ANONYMOUS_USER = UserInfo(ANONYMOUS, ("system:unauthenticated",))
-
-
-@dataclass(frozen=True, slots=True)
-class Attributes:
-    """What a request asks to do (the authorizer.Attributes the real server builds)."""
-
-    user: UserInfo
-    verb: str
-    resource_request: bool
-    group: str = ""
-    resource: str = ""
-    subresource: str = ""
-    namespace: str = ""
-    name: str = ""
-    path: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,30 +129,6 @@ class Authenticator:
         if user is None:
             raise status.unauthorized("Unauthorized")
         return user
-
-
-def forbidden_error(attributes: Attributes, reason: str = "") -> status.StatusError:
-    """The 403 the real server writes (responsewriters.forbiddenMessage + NewForbidden)."""
-    user = gostrings.quote(attributes.user.name)
-    if not attributes.resource_request:
-        message = f"User {user} cannot {attributes.verb} path {gostrings.quote(attributes.path)}"
-        if reason:
-            message = f"{message}: {reason}"
-        return status.forbidden("", "", "", message)
-    resource = attributes.resource
-    if attributes.subresource:
-        resource = f"{resource}/{attributes.subresource}"
-    message = (
-        f"User {user} cannot {attributes.verb} resource {gostrings.quote(resource)} "
-        f"in API group {gostrings.quote(attributes.group)}"
-    )
-    if attributes.namespace:
-        message += f" in the namespace {gostrings.quote(attributes.namespace)}"
-    else:
-        message += " at the cluster scope"
-    if reason:
-        message = f"{message}: {reason}"
-    return status.forbidden(attributes.group, attributes.resource, attributes.name, message)
 
 
 def rules_for(
@@ -324,6 +279,18 @@ class RbacAuthorizer:
 # -- impersonation ---------------------------------------------------------------------
 
 
+def _impersonation(caller: UserInfo, resource: str, name: str, namespace: str = "") -> Attributes:
+    """What impersonating one user, group or service account asks the authorizer."""
+    return Attributes(
+        user=caller,
+        verb="impersonate",
+        resource_request=True,
+        resource=resource,
+        namespace=namespace,
+        name=name,
+    )
+
+
 def impersonate(
     authorizer: Authorizer, caller: UserInfo, user: str | None, groups: Sequence[str]
 ) -> UserInfo:
@@ -339,16 +306,14 @@ def impersonate(
     checks: list[Attributes] = []
     if user.startswith(SERVICE_ACCOUNT_PREFIX) and user.count(":") == 3:
         namespace, name = user[len(SERVICE_ACCOUNT_PREFIX) :].split(":")
-        checks.append(
-            Attributes(caller, "impersonate", True, "", "serviceaccounts", "", namespace, name)
-        )
+        checks.append(_impersonation(caller, "serviceaccounts", name, namespace))
         target = service_account_user(namespace, name)
         target_groups = list(target.groups) if not groups else [*groups, "system:authenticated"]
     else:
-        checks.append(Attributes(caller, "impersonate", True, "", "users", "", "", user))
+        checks.append(_impersonation(caller, "users", user))
         target_groups = [*groups, "system:authenticated"]
     for group in groups:
-        checks.append(Attributes(caller, "impersonate", True, "", "groups", "", "", group))
+        checks.append(_impersonation(caller, "groups", group))
     for attributes in checks:
         if not authorizer.authorize(attributes).allowed:
             where = (

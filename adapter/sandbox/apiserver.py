@@ -38,10 +38,11 @@ import yaml
 from aiohttp import web
 
 from adapter.k8s import gostrings, status
+from adapter.k8s.access import Attributes, UserInfo, forbidden_error
 from adapter.k8s.resources import ResourceInfo
 from adapter.k8s.selectors import LabelSelector, SelectorError
 from adapter.sandbox import applying, openapi, printing, protobuf, rest
-from adapter.sandbox.access import Attributes, UserInfo, forbidden_error, impersonate
+from adapter.sandbox.access import impersonate
 from adapter.sandbox.certs import CertificateAuthority, load_chain
 from adapter.sandbox.store import (
     VIRTUAL_RESOURCES,

@@ -37,6 +37,7 @@ import orjson
 import yaml
 
 from adapter.k8s import fields, gostrings, status, timefmt
+from adapter.k8s.access import Attributes, UserInfo
 from adapter.k8s.resources import GroupResource, ResourceInfo
 from adapter.k8s.selectors import (
     LabelSelector,
@@ -45,7 +46,6 @@ from adapter.k8s.selectors import (
     is_valid_label_value,
 )
 from adapter.sandbox import access, applying, conversion, defaults, patching, validation
-from adapter.sandbox.access import Attributes, UserInfo
 from adapter.sandbox.store import (
     ClusterState,
     JSONObject,
