@@ -83,12 +83,20 @@ def _pod(obj: Mapping[str, Any], now: datetime) -> Row:
         ready = len(containers) if conditions.get("Ready") == "True" else 0
     if obj["metadata"].get("deletionTimestamp"):
         reason = "Terminating"
+    gates = spec.get("readinessGates") or []
+    met = {c.get("type") for c in status.get("conditions") or [] if c.get("status") == "True"}
     return [
         obj["metadata"]["name"],
         f"{ready}/{len(containers)}",
         reason,
         restarts,
         _age(obj["metadata"].get("creationTimestamp"), now),
+        status.get("podIP") or "<none>",
+        spec.get("nodeName") or "<none>",
+        status.get("nominatedNodeName") or "<none>",
+        f"{sum(1 for g in gates if g.get('conditionType') in met)}/{len(gates)}"
+        if gates
+        else "<none>",
     ]
 
 
@@ -293,7 +301,18 @@ _PRINTERS: dict[
     GroupResource, tuple[Sequence[JSONObject], Callable[[Mapping[str, Any], datetime], Row]]
 ] = {
     GroupResource("", "pods"): (
-        [_NAME, _col("Ready"), _col("Status"), _col("Restarts", "string"), _AGE],
+        [
+            _NAME,
+            _col("Ready"),
+            _col("Status"),
+            _col("Restarts", "string"),
+            _AGE,
+            # printers.go's wide columns: `kubectl get pods -o wide` shows priority 1
+            _col("IP", priority=1),
+            _col("Node", priority=1),
+            _col("Nominated Node", priority=1),
+            _col("Readiness Gates", priority=1),
+        ],
         _pod,
     ),
     GroupResource("apps", "deployments"): (

@@ -209,8 +209,10 @@ async def test_the_seed_hpa_shows_cpu_and_memory_targets(sandbox: Sandbox) -> No
 
 
 async def test_describe_shows_metrics_conditions_and_the_rescale_event(sandbox: Sandbox) -> None:
-    # Two replicas at a few percent of their requests: the HPA scales down to one once
-    # the (shortened) stabilization window has passed, and says so in an Event.
+    # Two replicas of a real process: at a few percent of their requests the HPA scales
+    # down to one once the (shortened) stabilization window has passed; on a loaded
+    # machine their start-up CPU can push it up first. Either way it says so in an
+    # Event worded as kube-controller-manager words it.
     last: list[str] = [""]
 
     async def rescaled() -> str:
@@ -248,13 +250,16 @@ async def test_describe_shows_metrics_conditions_and_the_rescale_event(sandbox: 
     }, shown  # fmt: skip
     event = re.search(
         r"^  Normal\s+SuccessfulRescale\s+\S+\s+horizontal-pod-autoscaler\s+"
-        r"New size: 1; reason: All metrics below target$",
+        r"New size: ([123]); reason: (All metrics below target|"
+        r"(cpu|memory) resource utilization \(percentage of request\) above target)$",
         shown,
         re.M,
     )
     assert event, shown
+    # The loop wrote the target's /scale: the Deployment wants what the HPA bounds allow.
     pods = (await k(sandbox, "-n", "test", "get", "deployment", "myblog")).check()
-    assert _rows(pods.stdout)[1][1] in ("1/1", "2/1"), pods.stdout
+    _, wanted = _rows(pods.stdout)[1][1].split("/")
+    assert 1 <= int(wanted) <= 3, pods.stdout
 
 
 async def test_top_pods_and_nodes(sandbox: Sandbox) -> None:

@@ -101,3 +101,29 @@ def test_ages_read_as_kubectl_prints_them() -> None:
     }
     for seconds, text in cases.items():
         assert human_duration(seconds) == text, seconds
+
+
+async def test_get_pods_wide_shows_ip_and_node(
+    sandbox_kubeconfig: Path, cluster_state: ClusterState
+) -> None:
+    """printers.go's pod columns of priority 1 (IP, NODE, NOMINATED NODE, READINESS
+    GATES) appear with `-o wide` only, `<none>` where the pod has none."""
+    made = pod("web-0", "test")
+    made["spec"]["nodeName"] = "sandbox-node"
+    made["status"]["podIP"] = "127.0.0.1"
+    cluster_state.create(made)
+    unscheduled = pod("web-1", "test")
+    del unscheduled["spec"]["nodeName"]
+    cluster_state.create(unscheduled)
+    plain = await kubectl(sandbox_kubeconfig, "get", "pods", "-n", "test")
+    assert plain.returncode == 0, plain.stderr
+    assert _rows(plain.stdout)[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    wide = await kubectl(sandbox_kubeconfig, "get", "pods", "-n", "test", "-o", "wide")
+    assert wide.returncode == 0, wide.stderr
+    header, first, second = _rows(wide.stdout)
+    assert header == [
+        "NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED", "NODE",
+        "READINESS", "GATES",
+    ]  # fmt: skip
+    assert first[0] == "web-0" and first[-4:] == ["127.0.0.1", "sandbox-node", "<none>", "<none>"]
+    assert second[0] == "web-1" and second[-4:] == ["<none>", "<none>", "<none>", "<none>"]
