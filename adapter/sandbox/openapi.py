@@ -65,6 +65,17 @@ _METRIC_TARGET: Mapping[str, Field] = {
     ),
 }
 
+_CROSS_VERSION_REFERENCE: TypeDef = (
+    "Names an object of any kind and version.",
+    {
+        "kind": ("string", "Kind of the referent."),
+        "name": ("string", "Name of the referent."),
+        "apiVersion": ("string", "API version of the referent."),
+    },
+    ("kind", "name"),
+)
+"""The same type in autoscaling v1 and v2: the scale target reference."""
+
 TYPES: Mapping[str, Mapping[str, TypeDef]] = {
     "meta": {
         "ObjectMeta": (
@@ -135,15 +146,7 @@ TYPES: Mapping[str, Mapping[str, TypeDef]] = {
             },
             ("scaleTargetRef", "maxReplicas"),
         ),
-        "CrossVersionObjectReference": (
-            "Names an object of any kind and version.",
-            {
-                "kind": ("string", "Kind of the referent."),
-                "name": ("string", "Name of the referent."),
-                "apiVersion": ("string", "API version of the referent."),
-            },
-            ("kind", "name"),
-        ),
+        "CrossVersionObjectReference": _CROSS_VERSION_REFERENCE,
         "HorizontalPodAutoscalerBehavior": (
             "Rules for scaling up and down.",
             {
@@ -308,15 +311,7 @@ TYPES: Mapping[str, Mapping[str, TypeDef]] = {
             },
             ("scaleTargetRef", "maxReplicas"),
         ),
-        "CrossVersionObjectReference": (
-            "Names an object of any kind and version.",
-            {
-                "kind": ("string", "Kind of the referent."),
-                "name": ("string", "Name of the referent."),
-                "apiVersion": ("string", "API version of the referent."),
-            },
-            ("kind", "name"),
-        ),
+        "CrossVersionObjectReference": _CROSS_VERSION_REFERENCE,
         "HorizontalPodAutoscalerStatus": (
             "What the autoscaler last saw and decided.",
             {
